@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { VirtualClock } from '@virtkit/engine';
+
+describe('VirtualClock', () => {
+  it('fires timers in time then creation order and only when advanced', async () => {
+    const clock = new VirtualClock({ start: 0 });
+    const fired: string[] = [];
+    clock.setTimer(20, () => fired.push('b'));
+    clock.setTimer(10, () => fired.push('a'));
+    clock.setTimer(20, () => fired.push('c'));
+    const cancelled = clock.setTimer(15, () => fired.push('x'));
+    cancelled.cancel();
+    await clock.advance(10);
+    expect(fired).toEqual(['a']);
+    expect(clock.now()).toBe(10);
+    await clock.advance(100);
+    expect(fired).toEqual(['a', 'b', 'c']);
+    expect(clock.now()).toBe(110);
+  });
+
+  it('lets promise chains run between timers', async () => {
+    const clock = new VirtualClock({ start: 0 });
+    const seen: number[] = [];
+    const run = async () => {
+      await clock.sleep(5);
+      seen.push(clock.now());
+      await clock.sleep(5);
+      seen.push(clock.now());
+    };
+    const done = run();
+    await clock.advance(10);
+    await done;
+    expect(seen).toEqual([5, 10]);
+  });
+
+  it('skips idle time automatically when autoAdvance is on', async () => {
+    const clock = new VirtualClock({ start: 0, autoAdvance: true });
+    const t0 = performance.now();
+    await clock.sleep(10 * 60_000);
+    expect(clock.now()).toBe(600_000);
+    expect(performance.now() - t0).toBeLessThan(5_000);
+  });
+
+  it('rejects a sleep when its signal aborts', async () => {
+    const clock = new VirtualClock({ start: 0 });
+    const ac = new AbortController();
+    const p = clock.sleep(1000, ac.signal);
+    ac.abort(new Error('stop'));
+    await expect(p).rejects.toThrow('stop');
+    expect(clock.pendingTimers).toBe(0);
+  });
+});
