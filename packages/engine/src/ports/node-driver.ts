@@ -15,6 +15,21 @@
  *   domain's stop arrives as a `lifecycle` Stopped event.
  * - Errors are `DriverError` (see errors.ts) with a `reason` from `DriverErrorReason`.
  * - Events for one domain are delivered in order. Events carry the node's clock time.
+ *
+ * Canonical event sequences (per node; the agent normalises libvirt's raw events to exactly these, the
+ * simulator emits exactly these, and the contract suite compares them):
+ * - defineDomain:   [image fetching, image fetched]* (only when an image had to be fetched), lifecycle Defined/Added
+ * - startDomain:    lifecycle Started/Booted, console lines..., guest-ready
+ * - pauseDomain:    lifecycle Suspended/Paused          resumeDomain: lifecycle Resumed/Unpaused
+ * - shutdownDomain: (guest complies) lifecycle Shutdown/Finished, lifecycle Stopped/Shutdown
+ * - destroyDomain:  lifecycle Stopped/Destroyed (nothing when already off)
+ * - rebootDomain:   console lines of the new boot..., guest-ready
+ * - guest crash:    console panic lines, lifecycle Crashed/Panicked, lifecycle Stopped/Crashed
+ * - undefineDomain: lifecycle Undefined/Removed (nothing when already gone)
+ * - migrateDomain:  source: migration started, migration progress*, migration completed (downtimeMs),
+ *                   lifecycle Stopped/Migrated; target: lifecycle Started/Migrated.
+ *                   On failure/abort: source: migration started, progress*, migration failed|aborted;
+ *                   the domain keeps running on the source and nothing appears on the target.
  */
 import type { DriverErrorReason } from '../errors.ts';
 import type { VirtualMachineInstanceSpec } from '../resources/kubevirt.ts';
