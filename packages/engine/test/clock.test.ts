@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
 import { VirtualClock } from '@virtkit/engine';
+import { describe, expect, it } from 'vitest';
 
 describe('VirtualClock', () => {
   it('fires timers in time then creation order and only when advanced', async () => {

@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
 import { ConflictError, DriverError, NotFoundError, VirtkitError } from '@virtkit/engine';
+import { describe, expect, it } from 'vitest';
 
 describe('typed errors', () => {
   it('carry a stable code, http status and cause', () => {
