@@ -1,0 +1,407 @@
+/**
+ * Placement of VMIs on nodes. Nodes live in a struct-of-arrays index (typed arrays for capacity and usage)
+ * so one placement is a single tight pass over the nodes; usage is accounted incrementally by allocation
+ * key (assign/release), never recomputed from the VMI list. The rules are the Kubernetes scheduler's:
+ * readiness, cordon, taints/tolerations, nodeSelector and required node affinity, then CPU, memory and
+ * VM-count fit; scoring is least-allocated (spread) or most-allocated (binpack) plus preferred affinity.
+ */
+import { UnschedulableError } from '../errors.ts';
+import type { Taint } from '../resources/core.ts';
+import type { Affinity, Toleration } from '../resources/kubevirt.ts';
+import {
+  firstUntoleratedTaint,
+  type Labels,
+  matchesNodeSelector,
+  matchesRequiredAffinity,
+  preferredAffinityScore,
+  untoleratedPreferNoSchedule,
+} from './predicates.ts';
+
+export type SchedulingPolicy = 'spread' | 'binpack';
+
+export interface NodeResources {
+  cpuMillis: number;
+  memoryBytes: number;
+  /** How many VMs (domains) the node may hold. */
+  vms: number;
+}
+
+/** What the scheduler needs to know about a node. */
+export interface SchedulerNode {
+  name: string;
+  labels: Labels;
+  taints: readonly Taint[];
+  /** `spec.unschedulable` (cordoned). */
+  unschedulable: boolean;
+  /** Ready condition is True. */
+  ready: boolean;
+  allocatable: NodeResources;
+}
+
+export interface PlacementRequest {
+  cpuMillis: number;
+  memoryBytes: number;
+  nodeSelector?: Labels | undefined;
+  affinity?: Affinity | undefined;
+  tolerations?: readonly Toleration[] | undefined;
+  /** Nodes that must not be chosen (a migration's source). */
+  excludeNodes?: readonly string[] | undefined;
+}
+
+export type PlacementResult =
+  | { ok: true; node: string; score: number }
+  | {
+      ok: false;
+      /** Kubernetes-style: `0/4 nodes are available: 1 node(s) had untolerated taint {k: v}, 3 Insufficient memory.` */
+      message: string;
+      /** Reason → number of nodes that failed for it. */
+      reasons: Record<string, number>;
+    };
+
+export interface SchedulerOptions {
+  policy?: SchedulingPolicy;
+  /** How equal scores are broken: by node name (default) or with the seeded `random`. */
+  tieBreak?: 'name' | 'random';
+  /** Seeded RNG in [0, 1); required for tieBreak 'random'. */
+  random?: () => number;
+}
+
+export const REASON_NOT_READY = 'node(s) were not ready';
+export const REASON_UNSCHEDULABLE = 'node(s) were unschedulable';
+export const REASON_AFFINITY = "node(s) didn't match Pod's node affinity/selector";
+export const REASON_EXCLUDED = "node(s) didn't match pod anti-affinity rules";
+export const REASON_CPU = 'Insufficient cpu';
+export const REASON_MEMORY = 'Insufficient memory';
+export const REASON_VMS = 'Too many pods';
+export const taintReason = (t: Taint): string => `node(s) had untolerated taint {${t.key}: ${t.value ?? ''}}`;
+
+const F_FREE = 1;
+const F_NOT_READY = 2;
+const F_UNSCHEDULABLE = 4;
+const F_TAINTED = 8;
+
+interface Usage {
+  cpuMillis: number;
+  memoryBytes: number;
+  vms: number;
+}
+
+interface Allocation {
+  node: string;
+  cpuMillis: number;
+  memoryBytes: number;
+}
+
+export type CapacityListener = () => void;
+
+function sameLabels(a: Labels, b: Labels): boolean {
+  if (a === b) return true;
+  let n = 0;
+  for (const k in a) {
+    if (a[k] !== b[k]) return false;
+    n++;
+  }
+  return n === Object.keys(b).length;
+}
+
+export class Scheduler {
+  readonly policy: SchedulingPolicy;
+  readonly #tieBreak: 'name' | 'random';
+  readonly #random: (() => number) | undefined;
+
+  #cap = 0;
+  #len = 0;
+  #flags = new Uint8Array(0);
+  #allocCpu = new Float64Array(0);
+  #allocMem = new Float64Array(0);
+  #allocVms = new Float64Array(0);
+  #usedCpu = new Float64Array(0);
+  #usedMem = new Float64Array(0);
+  #usedVms = new Float64Array(0);
+  #names: string[] = [];
+  #labels: Labels[] = [];
+  #taints: (readonly Taint[])[] = [];
+  #slots = new Map<string, number>();
+  #freeSlots: number[] = [];
+
+  #allocations = new Map<string, Allocation>();
+  /** Usage charged to nodes the index does not (yet, or any more) hold. */
+  #orphanUsage = new Map<string, Usage>();
+  #listeners = new Set<CapacityListener>();
+
+  constructor(options: SchedulerOptions = {}) {
+    this.policy = options.policy ?? 'spread';
+    this.#tieBreak = options.tieBreak ?? 'name';
+    this.#random = options.random;
+    if (this.#tieBreak === 'random' && !this.#random) throw new TypeError("tieBreak 'random' needs a seeded random");
+  }
+
+  get nodeCount(): number {
+    return this.#slots.size;
+  }
+
+  hasNode(name: string): boolean {
+    return this.#slots.has(name);
+  }
+
+  /** Adds or replaces a node. Usage already assigned to it (also before it existed) is kept. */
+  upsertNode(node: SchedulerNode): void {
+    let slot = this.#slots.get(node.name);
+    const fresh = slot === undefined;
+    let loosened = fresh;
+    if (slot === undefined) {
+      slot = this.#freeSlots.pop() ?? this.#grow();
+      this.#slots.set(node.name, slot);
+      this.#names[slot] = node.name;
+      const orphan = this.#orphanUsage.get(node.name);
+      this.#orphanUsage.delete(node.name);
+      this.#usedCpu[slot] = orphan?.cpuMillis ?? 0;
+      this.#usedMem[slot] = orphan?.memoryBytes ?? 0;
+      this.#usedVms[slot] = orphan?.vms ?? 0;
+    } else {
+      const old = this.#flags[slot]!;
+      // Anything that could let a waiting VMI fit now counts as loosening.
+      loosened =
+        (old & F_NOT_READY && node.ready) ||
+        (old & F_UNSCHEDULABLE && !node.unschedulable) ||
+        this.#taints[slot]!.length > node.taints.length ||
+        !sameLabels(this.#labels[slot]!, node.labels) ||
+        node.allocatable.cpuMillis > this.#allocCpu[slot]! ||
+        node.allocatable.memoryBytes > this.#allocMem[slot]! ||
+        node.allocatable.vms > this.#allocVms[slot]!;
+    }
+    let flags = 0;
+    if (!node.ready) flags |= F_NOT_READY;
+    if (node.unschedulable) flags |= F_UNSCHEDULABLE;
+    if (node.taints.length > 0) flags |= F_TAINTED;
+    this.#flags[slot] = flags;
+    this.#labels[slot] = node.labels;
+    this.#taints[slot] = node.taints;
+    this.#allocCpu[slot] = node.allocatable.cpuMillis;
+    this.#allocMem[slot] = node.allocatable.memoryBytes;
+    this.#allocVms[slot] = node.allocatable.vms;
+    if (loosened) this.#notify();
+  }
+
+  removeNode(name: string): void {
+    const slot = this.#slots.get(name);
+    if (slot === undefined) return;
+    const used = { cpuMillis: this.#usedCpu[slot]!, memoryBytes: this.#usedMem[slot]!, vms: this.#usedVms[slot]! };
+    if (used.cpuMillis || used.memoryBytes || used.vms) this.#orphanUsage.set(name, used);
+    this.#slots.delete(name);
+    this.#flags[slot] = F_FREE;
+    this.#labels[slot] = {};
+    this.#taints[slot] = [];
+    this.#freeSlots.push(slot);
+  }
+
+  /** Charges `key`'s resources to `node`; re-assigning moves them, re-assigning identically is a no-op. */
+  assign(key: string, node: string, cpuMillis: number, memoryBytes: number): void {
+    const prev = this.#allocations.get(key);
+    if (prev && prev.node === node && prev.cpuMillis === cpuMillis && prev.memoryBytes === memoryBytes) return;
+    if (prev) this.#charge(prev.node, -prev.cpuMillis, -prev.memoryBytes, -1);
+    this.#allocations.set(key, { node, cpuMillis, memoryBytes });
+    this.#charge(node, cpuMillis, memoryBytes, 1);
+    if (prev) this.#notify();
+  }
+
+  /** Frees what `key` holds; true when it held something. */
+  release(key: string): boolean {
+    const prev = this.#allocations.get(key);
+    if (!prev) return false;
+    this.#allocations.delete(key);
+    this.#charge(prev.node, -prev.cpuMillis, -prev.memoryBytes, -1);
+    this.#notify();
+    return true;
+  }
+
+  allocationOf(key: string): Readonly<Allocation> | undefined {
+    return this.#allocations.get(key);
+  }
+
+  /** What is charged to a node now. */
+  usage(name: string): NodeResources {
+    const slot = this.#slots.get(name);
+    if (slot === undefined) {
+      const o = this.#orphanUsage.get(name);
+      return { cpuMillis: o?.cpuMillis ?? 0, memoryBytes: o?.memoryBytes ?? 0, vms: o?.vms ?? 0 };
+    }
+    return { cpuMillis: this.#usedCpu[slot]!, memoryBytes: this.#usedMem[slot]!, vms: this.#usedVms[slot]! };
+  }
+
+  /** Called whenever capacity may have appeared (node added/readied/uncordoned, usage released). */
+  onCapacity(listener: CapacityListener): () => void {
+    this.#listeners.add(listener);
+    return () => {
+      this.#listeners.delete(listener);
+    };
+  }
+
+  /** Picks the best node, or explains why none fits. Does not charge anything: call `assign` to commit. */
+  schedule(req: PlacementRequest): PlacementResult {
+    const best = this.#best(req);
+    if (best >= 0) return { ok: true, node: this.#names[best]!, score: this.#lastScore };
+    return this.#explain(req);
+  }
+
+  /** Like `schedule`, but throws UnschedulableError with the Kubernetes-style message. */
+  scheduleOrThrow(req: PlacementRequest): string {
+    const r = this.schedule(req);
+    if (!r.ok) throw new UnschedulableError(r.message);
+    return r.node;
+  }
+
+  #lastScore = 0;
+
+  #best(req: PlacementRequest): number {
+    const flags = this.#flags;
+    const allocCpu = this.#allocCpu;
+    const allocMem = this.#allocMem;
+    const allocVms = this.#allocVms;
+    const usedCpu = this.#usedCpu;
+    const usedMem = this.#usedMem;
+    const usedVms = this.#usedVms;
+    const rc = req.cpuMillis;
+    const rm = req.memoryBytes;
+    const selector = req.nodeSelector && Object.keys(req.nodeSelector).length > 0 ? req.nodeSelector : undefined;
+    const affinity = req.affinity?.nodeAffinity ? req.affinity : undefined;
+    const hasPreferred = !!affinity?.nodeAffinity?.preferredDuringSchedulingIgnoredDuringExecution?.length;
+    const needLabels = selector !== undefined || affinity !== undefined;
+    const excluded = req.excludeNodes && req.excludeNodes.length > 0 ? new Set(req.excludeNodes) : undefined;
+    const spread = this.policy === 'spread';
+    const random = this.#tieBreak === 'random' ? this.#random : undefined;
+
+    let best = -1;
+    let bestScore = Number.NEGATIVE_INFINITY;
+    let ties = 0;
+    const n = this.#len;
+    for (let i = 0; i < n; i++) {
+      const f = flags[i]!;
+      if (f & (F_FREE | F_NOT_READY | F_UNSCHEDULABLE)) continue;
+      const ac = allocCpu[i]!;
+      const am = allocMem[i]!;
+      const uc = usedCpu[i]! + rc;
+      const um = usedMem[i]! + rm;
+      if (uc > ac || um > am || usedVms[i]! + 1 > allocVms[i]!) continue;
+      let labels: Labels | undefined;
+      if (needLabels) {
+        labels = this.#labels[i]!;
+        if (!matchesNodeSelector(labels, selector)) continue;
+        if (affinity && !matchesRequiredAffinity(labels, this.#names[i]!, affinity)) continue;
+      }
+      let penalty = 0;
+      if (f & F_TAINTED) {
+        const taints = this.#taints[i]!;
+        if (firstUntoleratedTaint(taints, req.tolerations)) continue;
+        penalty = untoleratedPreferNoSchedule(taints, req.tolerations) * 1000;
+      }
+      if (excluded?.has(this.#names[i]!)) continue;
+      // Fractions of each resource in use after placing; 0..100 like the Kubernetes plugins.
+      const fc = ac > 0 ? uc / ac : 0;
+      const fm = am > 0 ? um / am : 0;
+      let score = spread ? (2 - fc - fm) * 50 : (fc + fm) * 50;
+      if (hasPreferred) score += preferredAffinityScore(labels ?? this.#labels[i]!, this.#names[i]!, affinity);
+      score -= penalty;
+      if (score > bestScore) {
+        best = i;
+        bestScore = score;
+        ties = 1;
+      } else if (score === bestScore) {
+        if (random) {
+          ties++;
+          if (random() * ties < 1) best = i;
+        } else if (this.#names[i]! < this.#names[best]!) {
+          best = i;
+        }
+      }
+    }
+    this.#lastScore = bestScore;
+    return best;
+  }
+
+  /** Second, slower pass that runs only when nothing fits: counts why each node was rejected. */
+  #explain(req: PlacementRequest): PlacementResult {
+    const reasons: Record<string, number> = {};
+    const add = (r: string) => {
+      reasons[r] = (reasons[r] ?? 0) + 1;
+    };
+    const excluded = new Set(req.excludeNodes ?? []);
+    for (const [name, i] of this.#slots) {
+      const f = this.#flags[i]!;
+      if (f & F_NOT_READY) {
+        add(REASON_NOT_READY);
+        continue;
+      }
+      if (f & F_UNSCHEDULABLE) {
+        add(REASON_UNSCHEDULABLE);
+        continue;
+      }
+      const taint = firstUntoleratedTaint(this.#taints[i]!, req.tolerations);
+      if (taint) {
+        add(taintReason(taint));
+        continue;
+      }
+      const labels = this.#labels[i]!;
+      if (!matchesNodeSelector(labels, req.nodeSelector) || !matchesRequiredAffinity(labels, name, req.affinity)) {
+        add(REASON_AFFINITY);
+        continue;
+      }
+      if (excluded.has(name)) {
+        add(REASON_EXCLUDED);
+        continue;
+      }
+      if (this.#usedCpu[i]! + req.cpuMillis > this.#allocCpu[i]!) add(REASON_CPU);
+      if (this.#usedMem[i]! + req.memoryBytes > this.#allocMem[i]!) add(REASON_MEMORY);
+      if (this.#usedVms[i]! + 1 > this.#allocVms[i]!) add(REASON_VMS);
+    }
+    const parts = Object.entries(reasons)
+      .map(([r, c]) => `${c} ${r}`)
+      .sort();
+    const total = this.#slots.size;
+    const message =
+      parts.length > 0 ? `0/${total} nodes are available: ${parts.join(', ')}.` : `0/${total} nodes are available.`;
+    return { ok: false, message, reasons };
+  }
+
+  #charge(node: string, cpu: number, mem: number, vms: number): void {
+    const slot = this.#slots.get(node);
+    if (slot !== undefined) {
+      this.#usedCpu[slot]! += cpu;
+      this.#usedMem[slot]! += mem;
+      this.#usedVms[slot]! += vms;
+      return;
+    }
+    const o = this.#orphanUsage.get(node) ?? { cpuMillis: 0, memoryBytes: 0, vms: 0 };
+    o.cpuMillis += cpu;
+    o.memoryBytes += mem;
+    o.vms += vms;
+    if (o.cpuMillis === 0 && o.memoryBytes === 0 && o.vms === 0) this.#orphanUsage.delete(node);
+    else this.#orphanUsage.set(node, o);
+  }
+
+  #grow(): number {
+    if (this.#len === this.#cap) {
+      const cap = Math.max(16, this.#cap * 2);
+      const growF = (a: Float64Array) => {
+        const b = new Float64Array(cap);
+        b.set(a);
+        return b;
+      };
+      const flags = new Uint8Array(cap);
+      flags.set(this.#flags);
+      this.#flags = flags;
+      this.#allocCpu = growF(this.#allocCpu);
+      this.#allocMem = growF(this.#allocMem);
+      this.#allocVms = growF(this.#allocVms);
+      this.#usedCpu = growF(this.#usedCpu);
+      this.#usedMem = growF(this.#usedMem);
+      this.#usedVms = growF(this.#usedVms);
+      this.#cap = cap;
+    }
+    return this.#len++;
+  }
+
+  #notify(): void {
+    for (const l of [...this.#listeners]) l();
+  }
+}
