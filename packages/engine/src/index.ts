@@ -10,3 +10,40 @@ export type * from './resources/core.ts';
 export * from './resources/kinds.ts';
 export * from './resources/kubevirt.ts';
 export type * from './resources/meta.ts';
+export {
+  DNS1123_LABEL_MAX_LENGTH,
+  DNS1123_LABEL_MESSAGE,
+  DNS1123_SUBDOMAIN_MAX_LENGTH,
+  DNS1123_SUBDOMAIN_MESSAGE,
+  isDNS1123Label,
+  isDNS1123Subdomain,
+  isQualifiedName,
+  isValidLabelValue,
+  LABEL_VALUE_MAX_LENGTH,
+  QUALIFIED_NAME_MAX_LENGTH,
+  TOTAL_ANNOTATION_SIZE_LIMIT,
+  validateAnnotations,
+  validateLabels,
+} from './resources/names.ts';
+export {
+  checkQuantity,
+  compareQuantities,
+  formatBytes,
+  formatMillis,
+  formatQuantity,
+  parseBytes,
+  parseMillis,
+  parseQuantity,
+  QUANTITY_FORMAT_MESSAGE,
+  type Quantity,
+  type QuantityCheck,
+  type QuantityFormat,
+  quantityMilliValue,
+  quantityValue,
+} from './resources/quantity.ts';
+export {
+  type VMIResourceRequest,
+  vmiGuestMemoryBytes,
+  vmiSpecResources,
+  vmiVCPUs,
+} from './resources/vmi-resources.ts';
