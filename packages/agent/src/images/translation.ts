@@ -1,0 +1,57 @@
+import { pathToFileURL } from 'node:url';
+
+/**
+ * Virtlet-style image name translation: maps a `containerDisk.image` name to where the image really is
+ * (an http(s) URL, a `file://` URL or an absolute path).
+ */
+export interface ImageTranslationRule {
+  /** Exact image name (after the config prefix is stripped). */
+  name?: string;
+  /** Regular expression matched against the whole name; `$1`… in `url` are replaced by its groups. */
+  regexp?: string;
+  url: string;
+  /** Expected sha256 (hex) of the image; a download that does not match is discarded. */
+  sha256?: string;
+}
+
+export interface ImageTranslationConfig {
+  /** Names must start with `<prefix>/` to use this config; the prefix is stripped before matching. */
+  prefix?: string;
+  translations: ImageTranslationRule[];
+}
+
+export interface TranslatedImage {
+  /** `http(s)://…` or `file://…` URL. */
+  url: string;
+  sha256?: string;
+}
+
+/** Translates an image name. Names that already are URLs or absolute paths pass through unchanged. */
+export function translateImage(image: string, configs: readonly ImageTranslationConfig[]): TranslatedImage | undefined {
+  for (const config of configs) {
+    let name = image;
+    if (config.prefix) {
+      if (!image.startsWith(`${config.prefix}/`)) continue;
+      name = image.slice(config.prefix.length + 1);
+    }
+    for (const rule of config.translations) {
+      if (rule.name !== undefined && rule.name === name) return withSum(rule.url, rule.sha256);
+    }
+    for (const rule of config.translations) {
+      if (rule.regexp === undefined) continue;
+      const m = new RegExp(`^(?:${rule.regexp})$`).exec(name);
+      if (m)
+        return withSum(
+          rule.url.replace(/\$(\d+)/g, (_, n: string) => m[Number(n)] ?? ''),
+          rule.sha256,
+        );
+    }
+  }
+  if (/^(https?|file):\/\//.test(image)) return { url: image };
+  if (image.startsWith('/')) return { url: pathToFileURL(image).href };
+  return undefined;
+}
+
+function withSum(url: string, sha256: string | undefined): TranslatedImage {
+  return sha256 === undefined ? { url } : { url, sha256: sha256.toLowerCase() };
+}
