@@ -47,3 +47,4 @@ export {
   vmiSpecResources,
   vmiVCPUs,
 } from './resources/vmi-resources.ts';
+export * from './lifecycle/index.ts';
