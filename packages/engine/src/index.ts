@@ -3,6 +3,7 @@
 export { RealClock, sleepOn } from './clock/real-clock.ts';
 export { VirtualClock, type VirtualClockOptions } from './clock/virtual-clock.ts';
 export * from './errors.ts';
+export * from './lifecycle/index.ts';
 export * from './ports/clock.ts';
 export type * from './ports/node-driver.ts';
 export type * from './ports/resource-store.ts';
@@ -47,4 +48,3 @@ export {
   vmiSpecResources,
   vmiVCPUs,
 } from './resources/vmi-resources.ts';
-export * from './lifecycle/index.ts';

@@ -2,7 +2,7 @@
  * Pure bookkeeping of recorded driver commands: recording with ids, superseding, settling by
  * acknowledgement, error or outcome. The machine's actions are thin wrappers over these.
  */
-import type { BackoffConfig, Command, CommandType, LifecycleContext, LifecycleEvent } from './types.ts';
+import type { BackoffConfig, Command, CommandType, LifecycleContext, VMLifecycleEvent } from './types.ts';
 
 /** A command as the machine asks for it; `id` and `at` are filled in when recorded. */
 export type CommandSpec = Command extends infer C ? (C extends Command ? Omit<C, 'id' | 'at'> : never) : never;
@@ -20,7 +20,7 @@ const SUPERSEDES: Partial<Record<CommandType, readonly CommandType[]>> = {
 };
 
 /** Which pending commands an outcome event proves done, so they are not re-issued after a restore. */
-const SETTLED_BY: Partial<Record<LifecycleEvent['type'], readonly CommandType[]>> = {
+const SETTLED_BY: Partial<Record<VMLifecycleEvent['type'], readonly CommandType[]>> = {
   DEFINED: ['define'],
   STARTED: ['start'],
   GUEST_READY: ['start', 'reboot'],
@@ -54,7 +54,7 @@ export function findPending(ctx: Pick<LifecycleContext, 'pending'>, id: number):
 }
 
 /** Pending commands that `event` settles: by id for ACK/DRIVER_ERROR, by type (and node) for outcomes. */
-export function settledBy(ctx: Pick<LifecycleContext, 'pending'>, event: LifecycleEvent): Command[] {
+export function settledBy(ctx: Pick<LifecycleContext, 'pending'>, event: VMLifecycleEvent): Command[] {
   if (event.type === 'ACK' || event.type === 'DRIVER_ERROR') {
     const c = findPending(ctx, event.commandId);
     return c ? [c] : [];
@@ -66,7 +66,7 @@ export function settledBy(ctx: Pick<LifecycleContext, 'pending'>, event: Lifecyc
 }
 
 /** Removes settled commands; a settled undefine also means its node holds no domain any more. */
-export function settle(ctx: Bookkeeping, event: LifecycleEvent): Pick<Bookkeeping, 'pending' | 'domainNodes'> {
+export function settle(ctx: Bookkeeping, event: VMLifecycleEvent): Pick<Bookkeeping, 'pending' | 'domainNodes'> {
   const done = settledBy(ctx, event);
   if (done.length === 0) return { pending: ctx.pending, domainNodes: ctx.domainNodes };
   const pending = ctx.pending.filter((c) => !done.includes(c));

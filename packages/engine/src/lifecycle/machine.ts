@@ -32,13 +32,13 @@ import {
   type DeadlineKind,
   type Deadlines,
   type LifecycleContext,
-  type LifecycleEvent,
   type LifecycleInput,
   type StopReason,
+  type VMLifecycleEvent,
 } from './types.ts';
 
 type Ctx = LifecycleContext;
-type Ev = LifecycleEvent;
+type Ev = VMLifecycleEvent;
 type Patch = Partial<Ctx>;
 
 function initialContext(input: LifecycleInput | undefined): Ctx {

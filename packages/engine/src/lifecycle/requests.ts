@@ -7,7 +7,7 @@ import { IllegalTransitionError } from '../errors.ts';
 import { lifecycleMachine } from './machine.ts';
 import type { LifecycleActor, LifecycleSnapshot } from './snapshot.ts';
 import { stateName } from './status.ts';
-import { LIFECYCLE_REQUESTS, type LifecycleEvent, type LifecycleRequestType } from './types.ts';
+import { LIFECYCLE_REQUESTS, type LifecycleRequestType, type VMLifecycleEvent } from './types.ts';
 
 /** The verb each request names in errors: "cannot unpause a VM that is running.ready". */
 export const REQUEST_VERBS: Record<LifecycleRequestType, string> = {
@@ -24,11 +24,11 @@ export const REQUEST_VERBS: Record<LifecycleRequestType, string> = {
   SET_RUN_STRATEGY: 'change the run strategy of',
 };
 
-export function isRequest(event: LifecycleEvent): event is Extract<LifecycleEvent, { type: LifecycleRequestType }> {
+export function isRequest(event: VMLifecycleEvent): event is Extract<VMLifecycleEvent, { type: LifecycleRequestType }> {
   return (LIFECYCLE_REQUESTS as readonly string[]).includes(event.type);
 }
 
-function hint(snapshot: LifecycleSnapshot, event: LifecycleEvent): string | undefined {
+function hint(snapshot: LifecycleSnapshot, event: VMLifecycleEvent): string | undefined {
   switch (event.type) {
     case 'MIGRATE':
       if (snapshot.matches({ running: 'ready' })) return `the VM already runs on node "${event.targetNode}"`;
@@ -54,7 +54,7 @@ function hint(snapshot: LifecycleSnapshot, event: LifecycleEvent): string | unde
  * Reports (driver and scheduler outcomes, ACK, TICK) are never rejected: the machine ignores the ones
  * that do not apply, because they describe facts rather than ask for anything.
  */
-export function assertCanAccept(snapshot: LifecycleSnapshot, event: LifecycleEvent): void {
+export function assertCanAccept(snapshot: LifecycleSnapshot, event: VMLifecycleEvent): void {
   if (!isRequest(event)) return;
   if (snapshot.status === 'active' && snapshot.can(event)) return;
   throw new IllegalTransitionError(stateName(snapshot), REQUEST_VERBS[event.type], hint(snapshot, event));
@@ -68,7 +68,7 @@ function isActor(x: LifecycleActor | LifecycleSnapshot): x is LifecycleActor {
  * Checks a request, then applies the event: to a running actor (returns its new snapshot) or purely to a
  * snapshot (returns the next snapshot; the input is untouched).
  */
-export function send(target: LifecycleActor | LifecycleSnapshot, event: LifecycleEvent): LifecycleSnapshot {
+export function send(target: LifecycleActor | LifecycleSnapshot, event: VMLifecycleEvent): LifecycleSnapshot {
   if (isActor(target)) {
     assertCanAccept(target.getSnapshot(), event);
     target.send(event);

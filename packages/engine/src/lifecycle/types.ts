@@ -114,8 +114,8 @@ export type LifecycleOutcome = Timed &
     | { type: 'TICK' }
   );
 
-export type LifecycleEvent = LifecycleRequest | LifecycleOutcome;
-export type LifecycleEventType = LifecycleEvent['type'];
+export type VMLifecycleEvent = LifecycleRequest | LifecycleOutcome;
+export type VMLifecycleEventType = VMLifecycleEvent['type'];
 export type LifecycleRequestType = LifecycleRequest['type'];
 
 /** Request event types, for telling user requests apart from reports. */
