@@ -34,6 +34,8 @@ if [ -n "$dev" ] && mount -t iso9660 -o ro "$dev" /mnt/cidata; then
 else
   echo "virtkit-guest: no cidata seed found"
 fi
+# busybox acpid exits at once when it cannot open its log file.
+mkdir -p /var/log /var/run
 acpid
 echo "${GUEST_READY_PREFIX} instance-id=$id hostname=$host"
 if head -c 2 /mnt/cidata/user-data 2>/dev/null | grep -q '^#!'; then
@@ -50,5 +52,5 @@ done
 
 /** Handler busybox acpid runs for the power button (its built-in table maps PWRF to PWRF/00000080). */
 export function powerButtonHandler(): string {
-  return '#!/bin/sh\necho "virtkit-guest: power button, powering off"\npoweroff -f\n';
+  return '#!/bin/sh\necho "virtkit-guest: power button, powering off" > /dev/console\npoweroff -f\n';
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run } from '../util/exec.ts';
@@ -40,6 +41,12 @@ const GUEST_MODULES = [
 ];
 
 const GUEST_CMDLINE = 'console=ttyS0 quiet panic=-1';
+
+/** Identifies what the initramfs is made of, so a cached guest built from an older recipe is rebuilt. */
+const RECIPE = createHash('sha256')
+  .update([initScript(), powerButtonHandler(), GUEST_MODULES.join(','), GUEST_CMDLINE].join('\0'))
+  .digest('hex')
+  .slice(0, 16);
 
 let building: Promise<TestGuest> | undefined;
 
@@ -91,10 +98,11 @@ async function buildOrLoad(options: TestGuestOptions): Promise<TestGuest> {
     const modules = await resolveModules(join(root, 'lib', 'modules', kernelVersion), GUEST_MODULES);
     const initrd = await buildInitramfs(options.busybox ?? '/bin/busybox', modules);
     await writeFile(join(out, 'initrd.cpio'), initrd);
-    const meta = { kernel: kernelName, kernelVersion, kernelPackage: pkg, cmdline: GUEST_CMDLINE };
+    const meta = { kernel: kernelName, kernelVersion, kernelPackage: pkg, cmdline: GUEST_CMDLINE, recipe: RECIPE };
     await writeFile(join(out, 'guest.json'), `${JSON.stringify(meta, null, 2)}\n`);
     // World-readable: QEMU may run as an unprivileged user.
     await chmod(out, 0o755);
+    if (await stat(dir).catch(() => undefined)) await rm(dir, { recursive: true, force: true });
     try {
       await rename(out, dir);
     } catch (err) {
@@ -115,7 +123,9 @@ async function load(dir: string): Promise<TestGuest | undefined> {
       kernel: string;
       kernelVersion: string;
       cmdline: string;
+      recipe?: string;
     };
+    if (meta.recipe !== RECIPE) return undefined;
     const kernel = join(dir, meta.kernel);
     const initrd = join(dir, 'initrd.cpio');
     await stat(kernel);
@@ -153,9 +163,22 @@ export async function buildInitramfs(
     throw new Error(`test guest: ${busyboxPath} is not a static executable (install busybox-static)`);
   }
   const entries: CpioEntry[] = [
-    ...['bin', 'dev', 'etc', 'etc/acpi', 'etc/acpi/PWRF', 'lib', 'lib/modules', 'mnt', 'proc', 'sys', 'tmp'].map(
-      (path): CpioEntry => ({ type: 'dir', path }),
-    ),
+    ...[
+      'bin',
+      'dev',
+      'etc',
+      'var',
+      'var/log',
+      'var/run',
+      'etc/acpi',
+      'etc/acpi/PWRF',
+      'lib',
+      'lib/modules',
+      'mnt',
+      'proc',
+      'sys',
+      'tmp',
+    ].map((path): CpioEntry => ({ type: 'dir', path })),
     { type: 'chardev', path: 'dev/console', major: 5, minor: 1 },
     { type: 'chardev', path: 'dev/null', major: 1, minor: 3, mode: 0o666 },
     { type: 'file', path: 'bin/busybox', data: busybox, mode: 0o755 },
