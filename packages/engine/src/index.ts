@@ -48,3 +48,36 @@ export {
   vmiSpecResources,
   vmiVCPUs,
 } from './resources/vmi-resources.ts';
+export { MemoryStore } from './store/memory-store.ts';
+export {
+  applyJsonPatch,
+  applyMergePatch,
+  type JsonPatchOperation,
+  type PatchTarget,
+  parseJsonPointer,
+} from './store/patch.ts';
+export {
+  EVERYTHING,
+  type FieldRequirement,
+  fieldValue,
+  type LabelOperator,
+  type LabelRequirement,
+  labelSelectorFromObject,
+  labelSelectorToString,
+  matchesFieldSelector,
+  matchesLabelSelector,
+  NOTHING,
+  type ParsedFieldSelector,
+  type ParsedLabelSelector,
+  parseFieldSelector,
+  parseLabelSelector,
+  SUPPORTED_FIELDS,
+  validateLabelSelector,
+} from './store/selectors.ts';
+export {
+  type StoreBackend,
+  StoreCore,
+  type StoreEvent,
+  type StoreOptions,
+  type StoreState,
+} from './store/store-core.ts';
