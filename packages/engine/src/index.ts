@@ -43,6 +43,26 @@ export {
   quantityValue,
 } from './resources/quantity.ts';
 export {
+  DISK_BUSES,
+  EVICTION_STRATEGIES,
+  type FieldSchema,
+  KIND_SCHEMAS,
+  OBJECT_META_SCHEMA,
+  VMI_SPEC_SCHEMA,
+} from './resources/schema.ts';
+export {
+  KUBEVIRT_API_VERSIONS,
+  type ValidationResult,
+  validateNode,
+  validateObject,
+  validateOrThrow,
+  validateVirtualMachine,
+  validateVirtualMachineInstance,
+  validateVirtualMachineInstanceMigration,
+  validateVirtualMachineInstanceReplicaSet,
+  validateVirtualMachineInstanceSpec,
+} from './resources/validation.ts';
+export {
   type VMIResourceRequest,
   vmiGuestMemoryBytes,
   vmiSpecResources,

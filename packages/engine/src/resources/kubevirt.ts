@@ -60,6 +60,8 @@ export interface Devices {
   interfaces?: Interface[];
   autoattachSerialConsole?: boolean;
   autoattachGraphicsDevice?: boolean;
+  /** false: no default pod interface/network is added when none are declared (KubeVirt default: true). */
+  autoattachPodInterface?: boolean;
   rng?: Record<string, never>;
 }
 
