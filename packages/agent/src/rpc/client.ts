@@ -29,7 +29,7 @@ import {
   writeOptString,
   writeTypedParam,
 } from './codec.ts';
-import { type ConnectionOptions, type Endpoint, RpcConnection } from './connection.ts';
+import { type ConnectionOptions, type Endpoint, type KeepaliveStats, RpcConnection } from './connection.ts';
 import {
   DomainEventId,
   type DomainStateName,
@@ -218,6 +218,11 @@ export class LibvirtClient {
   /** Drops the connection without CONNECT_CLOSE (tests, or when the daemon is known to be wedged). */
   abort(): void {
     this.#conn.destroy('aborted by client');
+  }
+
+  /** Keepalive traffic on this connection so far. */
+  get keepaliveStats(): KeepaliveStats {
+    return this.#conn.keepaliveStats;
   }
 
   /** Sends one keepalive PING (normally automatic). */

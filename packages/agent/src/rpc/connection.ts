@@ -43,6 +43,19 @@ export interface ConnectionOptions {
   connectTimeoutMs?: number;
   /** Our own dead-peer detection; `false` to only answer the daemon's pings. Default on. */
   keepalive?: KeepaliveOptions | false;
+  /**
+   * Answer the daemon's keepalive PINGs (default true). `false` exists to test the daemon's dead-client
+   * detection: it then drops the connection after its keepalive_interval × keepalive_count.
+   */
+  answerPings?: boolean;
+}
+
+/** Keepalive traffic seen on a connection. */
+export interface KeepaliveStats {
+  pingsReceived: number;
+  pongsReceived: number;
+  pingsSent: number;
+  pongsSent: number;
 }
 
 /** An asynchronous message from the daemon (an event), with its payload still to decode. */
@@ -64,6 +77,8 @@ export class RpcConnection {
   #failure: LibvirtConnectionError | undefined;
   #lastReceived = performance.now();
   #keepaliveTimer: NodeJS.Timeout | undefined;
+  #answerPings = true;
+  readonly #stats: KeepaliveStats = { pingsReceived: 0, pongsReceived: 0, pingsSent: 0, pongsSent: 0 };
   /** Where this connection goes, for messages. */
   readonly endpoint: string;
 
@@ -97,6 +112,7 @@ export class RpcConnection {
         clearTimeout(timer);
         socket.off('error', onError);
         const conn = new RpcConnection(socket, label);
+        conn.#answerPings = options.answerPings ?? true;
         if (options.keepalive !== false) conn.#startKeepalive(options.keepalive ?? {});
         resolve(conn);
       });
@@ -106,6 +122,11 @@ export class RpcConnection {
   /** True once the connection failed or was closed. */
   get closed(): boolean {
     return this.#failure !== undefined;
+  }
+
+  /** Keepalive traffic so far (a copy). */
+  get keepaliveStats(): KeepaliveStats {
+    return { ...this.#stats };
   }
 
   /** Number of calls waiting for their reply. */
@@ -213,6 +234,8 @@ export class RpcConnection {
 
   #sendKeepalive(procedure: number): void {
     if (this.#failure) return;
+    if (procedure === KEEPALIVE_PROC_PING) this.#stats.pingsSent++;
+    else this.#stats.pongsSent++;
     this.#socket.write(
       encodePacket({
         program: KEEPALIVE_PROGRAM,
@@ -248,7 +271,12 @@ export class RpcConnection {
     const r = new XdrReader(packet, LENGTH_SIZE);
     const h = decodeHeader(r);
     if (h.program === KEEPALIVE_PROGRAM) {
-      if (h.procedure === KEEPALIVE_PROC_PING) this.#sendKeepalive(KEEPALIVE_PROC_PONG);
+      if (h.procedure === KEEPALIVE_PROC_PING) {
+        this.#stats.pingsReceived++;
+        if (this.#answerPings) this.#sendKeepalive(KEEPALIVE_PROC_PONG);
+      } else if (h.procedure === KEEPALIVE_PROC_PONG) {
+        this.#stats.pongsReceived++;
+      }
       return;
     }
     if (h.program !== REMOTE_PROGRAM) return; // other programs (qemu, lxc) are not used here

@@ -74,7 +74,8 @@ export type ErrorContext = 'migrate' | 'other';
 
 /**
  * The `DriverErrorReason` for an error thrown by this client:
- * - VIR_ERR_NO_DOMAIN → DomainNotFound; VIR_ERR_DOM_EXIST → DomainExists
+ * - VIR_ERR_NO_DOMAIN → DomainNotFound; VIR_ERR_DOM_EXIST, or a define whose name exists with another
+ *   UUID (VIR_ERR_OPERATION_FAILED "... already exists with uuid ...") → DomainExists
  * - VIR_ERR_OPERATION_INVALID → InvalidState (start a running domain, suspend a shut-off one...)
  * - XML/argument/config errors → InvalidSpec; unsupported operations → Unsupported
  * - connection loss, RPC and auth failures → NodeUnreachable
@@ -99,6 +100,11 @@ export function driverErrorReason(err: unknown, context: ErrorContext = 'other')
       return 'NodeUnreachable';
     case ErrorCode.OperationAborted:
       return context === 'migrate' ? 'MigrationAborted' : 'Internal';
+    case ErrorCode.OperationFailed:
+      // Defining a name that exists with another UUID has no code of its own; the daemon runs in the C
+      // locale, so its message is stable.
+      if (/already (exists|defined) with uuid/.test(err.message)) return 'DomainExists';
+      break;
   }
   if (context === 'migrate') return 'MigrationFailed';
   switch (err.code) {

@@ -17,7 +17,13 @@ export {
   type RebootListener,
 } from './client.ts';
 export { type Domain, type TypedParam, typedParamsToRecord, uuidFromBytes, uuidToBytes } from './codec.ts';
-export { type ConnectionOptions, type Endpoint, type KeepaliveOptions, RpcConnection } from './connection.ts';
+export {
+  type ConnectionOptions,
+  type Endpoint,
+  type KeepaliveOptions,
+  type KeepaliveStats,
+  RpcConnection,
+} from './connection.ts';
 export {
   CreateFlags,
   DefineFlags,
