@@ -1,0 +1,110 @@
+/**
+ * Request bodies: media types, size limit, and decoding JSON or YAML into a plain object with errors a
+ * person can act on (what was wrong, where).
+ */
+import { parseDocument } from 'yaml';
+import { ApiError, badRequest } from './status.ts';
+
+/** The apiserver's own default limit for a request body. */
+export const DEFAULT_MAX_BODY_BYTES = 3 * 1024 * 1024;
+
+export interface MediaRange {
+  type: string;
+  params: Record<string, string>;
+}
+
+/** Parses an Accept or Content-Type value into media ranges (lower-cased type, params kept). */
+export function parseMediaTypes(header: string | undefined): MediaRange[] {
+  if (!header) return [];
+  const out: MediaRange[] = [];
+  for (const part of header.split(',')) {
+    const [type, ...rest] = part.split(';');
+    const t = (type ?? '').trim().toLowerCase();
+    if (!t) continue;
+    const params: Record<string, string> = {};
+    for (const p of rest) {
+      const eq = p.indexOf('=');
+      if (eq > 0)
+        params[p.slice(0, eq).trim().toLowerCase()] = p
+          .slice(eq + 1)
+          .trim()
+          .replace(/^"|"$/g, '');
+    }
+    out.push({ type: t, params });
+  }
+  return out;
+}
+
+export function tooLarge(limit: number): ApiError {
+  return new ApiError(413, 'RequestEntityTooLarge', `Request entity too large: limit is ${limit} bytes`);
+}
+
+export function bodyText(body: string | Uint8Array | undefined): string {
+  if (body === undefined) return '';
+  return typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+}
+
+export function bodySize(body: string | Uint8Array | undefined): number {
+  if (body === undefined) return 0;
+  return typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
+}
+
+function lineCol(text: string, offset: number): string {
+  let line = 1;
+  let col = 1;
+  for (let i = 0; i < offset && i < text.length; i++) {
+    if (text.charCodeAt(i) === 10) {
+      line++;
+      col = 1;
+    } else col++;
+  }
+  return `line ${line}, column ${col}`;
+}
+
+/** Parses JSON; a syntax error becomes 400 BadRequest saying where. */
+export function decodeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    const m = /position (\d+)/.exec(msg);
+    const where = m ? ` at ${lineCol(text, Number(m[1]))}` : '';
+    throw badRequest(`the request body is not valid JSON${where}: ${msg}`);
+  }
+}
+
+/** Parses one YAML document (JSON is valid YAML); errors become 400 BadRequest with the position. */
+export function decodeYaml(text: string): unknown {
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+  const err = doc.errors[0];
+  if (err) {
+    const pos = err.linePos?.[0];
+    const where = pos ? ` at line ${pos.line}, column ${pos.col}` : '';
+    throw badRequest(`the request body is not valid YAML${where}: ${err.message.split('\n')[0]}`);
+  }
+  try {
+    return doc.toJS({ maxAliasCount: 100 });
+  } catch (e) {
+    throw badRequest(`the request body is not valid YAML: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+const YAML_TYPES = new Set(['application/yaml', 'application/x-yaml', 'text/yaml', 'application/apply-patch+yaml']);
+
+/** Decodes a body by its Content-Type (JSON when absent); empty bodies are `undefined`. */
+export function decodeBody(text: string, contentType: string | undefined): unknown {
+  if (text.trim() === '') return undefined;
+  const type = parseMediaTypes(contentType)[0]?.type ?? 'application/json';
+  if (YAML_TYPES.has(type)) return decodeYaml(text);
+  if (type === 'application/json' || type.endsWith('+json')) return decodeJson(text);
+  throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format: ${type}`);
+}
+
+/** The body must be a JSON object, e.g. a resource or DeleteOptions. */
+export function requireObject(value: unknown, what: string): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    const got = value === undefined ? 'an empty body' : Array.isArray(value) ? 'an array' : typeof value;
+    throw badRequest(`${what}: expected a JSON object, got ${got}`);
+  }
+  return value as Record<string, unknown>;
+}

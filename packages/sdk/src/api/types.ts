@@ -1,0 +1,61 @@
+/** The transport-free request/response shapes of the API server, shared by node:http and msw handlers. */
+import type { Clock, KubeObject, ResourceStore } from '@virtkit/engine';
+import type { WatchBufferLimits, WatchStream } from './watch-stream.ts';
+
+export interface ApiRequest {
+  method: string;
+  /** Path without the query string, e.g. `/apis/kubevirt.io/v1/namespaces/default/virtualmachines`. */
+  path: string;
+  /** The query string (with or without `?`), parsed params, or a record. */
+  query?: string | URLSearchParams | Record<string, string | undefined>;
+  /** Header names in any case. */
+  headers?: Record<string, string | string[] | undefined> | Headers;
+  body?: string | Uint8Array;
+}
+
+export interface ApiResponse {
+  status: number;
+  headers: Record<string, string>;
+  /** The full body (JSON or text). Absent for watches and empty responses. */
+  body?: string;
+  /**
+   * A watch: newline-delimited JSON events, in batches, for as long as the watch lasts. The transport must
+   * `cancel()` it when the client goes away.
+   */
+  stream?: WatchStream;
+}
+
+/**
+ * The VM verbs the subresources.kubevirt.io endpoints call; the engine's `VmActions` has this shape.
+ * Each resolves once the request is recorded (not when the VM reached the new state), and throws
+ * `IllegalTransitionError` when the VM's state does not allow it.
+ */
+export interface ApiActions {
+  start(namespace: string, name: string, options?: { paused?: boolean }): Promise<unknown>;
+  stop(namespace: string, name: string, options?: { gracePeriodSeconds?: number }): Promise<unknown>;
+  restart(namespace: string, name: string, options?: { gracePeriodSeconds?: number }): Promise<unknown>;
+  migrate(namespace: string, name: string, options?: { addedNodeSelector?: Record<string, string> }): Promise<unknown>;
+  pause(namespace: string, name: string): Promise<unknown>;
+  unpause(namespace: string, name: string): Promise<unknown>;
+  softReboot(namespace: string, name: string): Promise<unknown>;
+}
+
+/** Checks an object before it is stored; throws `InvalidSpecError` (answered as 422 with causes). */
+export type ObjectValidator = (obj: KubeObject) => void;
+
+export interface ApiHandlerOptions {
+  store: ResourceStore;
+  actions?: ApiActions;
+  /** Bearer token clients must send. Absent: a random one. `false`: no authentication (tests, in-process use). */
+  token?: string | false;
+  /** Time for AGE columns and watch timeouts. Default: the real clock. */
+  clock?: Clock;
+  /** Largest accepted request body; larger ones get 413. Default 3 MiB, like the apiserver. */
+  maxBodyBytes?: number;
+  /** Per-watcher buffer bounds; a watcher that falls further behind is closed with 410. */
+  watchLimits?: Partial<WatchBufferLimits>;
+  /** Validation on create/update/patch. Default: the engine's validators. `false`: none. */
+  validate?: ObjectValidator | false;
+  /** `host:port` reported in `/api` (serverAddressByClientCIDRs). */
+  serverAddress?: string;
+}

@@ -1,0 +1,160 @@
+/**
+ * One watch response: events pulled from the store as fast as it yields them into a bounded buffer, and
+ * handed to the transport in batches as fast as the client reads. A slow or stalled client therefore never
+ * holds up the store or other watchers, and costs at most the buffer: when it overflows, the watch ends
+ * with an `ERROR` event carrying a 410 Expired Status — what the apiserver does to a watcher that falls
+ * behind — and the client relists and watches again.
+ */
+import type { WatchEvent } from '@virtkit/engine';
+import { type Status, statusFromError, statusOf } from './status.ts';
+
+export interface WatchBufferLimits {
+  /** Events buffered for one watcher before it is closed with 410. */
+  maxEvents: number;
+  /** Bytes (of encoded events) buffered for one watcher before it is closed with 410. */
+  maxBytes: number;
+}
+
+export const DEFAULT_WATCH_LIMITS: WatchBufferLimits = { maxEvents: 10_000, maxBytes: 16 * 1024 * 1024 };
+
+/** A watch event line as the apiserver writes it: `{"type":...,"object":...}` and a newline. */
+export function errorLine(status: Status): string {
+  return `{"type":"ERROR","object":${JSON.stringify(status)}}\n`;
+}
+
+export class WatchStream implements AsyncIterable<string> {
+  /** Aborts the store watch; the stream then ends once what is buffered has been taken. */
+  readonly #abort: AbortController;
+  #queue: string[] = [];
+  #bytes = 0;
+  #sourceDone = false;
+  #cancelled = false;
+  #overflowed = false;
+  #wake: (() => void) | undefined;
+  readonly #limits: WatchBufferLimits;
+  readonly #overflow: Promise<void>;
+  #signalOverflow!: () => void;
+
+  /**
+   * @param source the store watch, opened with `abort.signal`.
+   * @param encode turns one event into one line (ending in a newline).
+   */
+  constructor(
+    source: AsyncIterable<WatchEvent>,
+    abort: AbortController,
+    encode: (event: WatchEvent) => string,
+    limits: WatchBufferLimits = DEFAULT_WATCH_LIMITS,
+  ) {
+    this.#abort = abort;
+    this.#limits = limits;
+    this.#overflow = new Promise((resolve) => {
+      this.#signalOverflow = resolve;
+    });
+    void this.#pump(source, encode);
+  }
+
+  /** The signal given to the store watch; aborted when the stream is cancelled or finished. */
+  get signal(): AbortSignal {
+    return this.#abort.signal;
+  }
+
+  /** Resolves when the buffer overflowed; the transport may then give a stalled client a deadline. */
+  get overflowed(): Promise<void> {
+    return this.#overflow;
+  }
+
+  get isOverflowed(): boolean {
+    return this.#overflowed;
+  }
+
+  /** Encoded bytes waiting for the client. */
+  get bufferedBytes(): number {
+    return this.#bytes;
+  }
+
+  async #pump(source: AsyncIterable<WatchEvent>, encode: (event: WatchEvent) => string) {
+    try {
+      for await (const event of source) {
+        if (this.#abort.signal.aborted) break;
+        const line = encode(event);
+        if (this.#queue.length + 1 > this.#limits.maxEvents || this.#bytes + line.length > this.#limits.maxBytes) {
+          this.#overflowed = true;
+          this.#push(
+            errorLine(
+              statusOf(
+                410,
+                'Expired',
+                `watch closed: the client fell more than ${this.#queue.length} events (${this.#bytes} bytes) behind; list again and watch from the new resourceVersion`,
+              ),
+            ),
+          );
+          this.#signalOverflow();
+          break;
+        }
+        this.#push(line);
+      }
+    } catch (err) {
+      if (!this.#abort.signal.aborted) this.#push(errorLine(statusFromError(err)));
+    } finally {
+      this.#sourceDone = true;
+      this.#abort.abort();
+      this.#notify();
+    }
+  }
+
+  #push(line: string): void {
+    if (this.#cancelled) return;
+    this.#queue.push(line);
+    this.#bytes += line.length;
+    this.#notify();
+  }
+
+  #notify(): void {
+    const w = this.#wake;
+    this.#wake = undefined;
+    w?.();
+  }
+
+  /**
+   * The next batch of lines (everything buffered, joined), waiting for at least one; `undefined` when the
+   * watch is over and everything was taken.
+   */
+  async next(): Promise<string | undefined> {
+    for (;;) {
+      if (this.#cancelled) return undefined;
+      if (this.#queue.length > 0) {
+        const batch = this.#queue.length === 1 ? this.#queue[0]! : this.#queue.join('');
+        this.#queue = [];
+        this.#bytes = 0;
+        return batch;
+      }
+      if (this.#sourceDone || this.#abort.signal.aborted) return undefined;
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+      });
+    }
+  }
+
+  /** Ends the watch cleanly: what is buffered is still delivered (e.g. on `timeoutSeconds`). */
+  finish(): void {
+    this.#abort.abort();
+    this.#notify();
+  }
+
+  /** Drops the watch: the client went away. Nothing more is delivered. */
+  cancel(): void {
+    this.#cancelled = true;
+    this.#queue = [];
+    this.#bytes = 0;
+    this.#abort.abort();
+    this.#notify();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<string> {
+    try {
+      for (let b = await this.next(); b !== undefined; b = await this.next()) yield b;
+    } finally {
+      this.cancel();
+    }
+  }
+}
