@@ -18,6 +18,8 @@ export interface DomainMetadata {
   consoleLog: string;
   /** Readiness line from the definition, when it overrides the driver's default. */
   readinessLine?: string;
+  /** Node whose agent owns the domain; rewritten on migration so the target's agent adopts it. */
+  node?: string;
   /** Resources charged against the node's capacity. */
   cpuMillis: number;
   memoryBytes: number;

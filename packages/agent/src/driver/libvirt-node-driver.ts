@@ -1,0 +1,1059 @@
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import {
+  type Clock,
+  type DomainDefinition,
+  type DomainEvent,
+  type DomainInfo,
+  type DomainState,
+  DriverError,
+  type DriverErrorReason,
+  type LifecycleEvent,
+  type MigrateOptions,
+  type MigrationProgress,
+  type MigrationResult,
+  type NodeDriver,
+  type NodeDriverRegistry,
+  type NodeInfo,
+  RealClock,
+  type Unsubscribe,
+} from '@virtkit/engine';
+import { CloudInitError } from '../cloud-init/nocloud.ts';
+import { testGuest } from '../guest/test-guest.ts';
+import { ImageError, ImageStore } from '../images/image-store.ts';
+import type { ImageTranslationConfig } from '../images/translation.ts';
+import { probeKvm } from '../kvm/probe.ts';
+import { type ConnectOptions, LibvirtClient, type LifecycleEventMessage } from '../rpc/client.ts';
+import { JobStatsFlags, MigrateFlags, MigrateParam, XmlFlags } from '../rpc/constants.ts';
+import { LibvirtError, toDriverError } from '../rpc/errors.ts';
+import { buildDomainXml, type DomainMetadata, readDomainMetadata, VIRTKIT_XMLNS } from '../xml/domain-xml.ts';
+import { checkDomainName, checkPathComponent, UnsafeValueError } from '../xml/escape.ts';
+import { ConsoleTail, readLastLines } from './console-tail.ts';
+import { initialState, type NormaliserState, normalise } from './event-normaliser.ts';
+import { prepareDomain } from './prepare.ts';
+
+export interface LibvirtNodeDriverOptions {
+  nodeName: string;
+  /** How to reach the node's libvirtd (UNIX socket by default, `qemu:///system`). */
+  libvirt?: ConnectOptions;
+  /** Agent state: `images/` (Virtlet layout), `domains/<uid>/` (overlays, cloud-init ISO, console log). */
+  dataDir: string;
+  imageTranslations?: ImageTranslationConfig[];
+  /** Roots that `hostDisk` paths must lie under; none by default (hostDisk refused). */
+  hostDiskRoots?: string[];
+  /** Console line meaning "guest ready" when the definition gives none. */
+  readinessLine?: RegExp;
+  clock?: Clock;
+  /**
+   * `auto` (default) probes whether /dev/kvm can really boot a guest, `kvm`/`qemu` force the domain type.
+   * The probe boots `kvmProbeKernel` (default: the test guest's kernel) and its verdict is cached in
+   * `probeCacheDir` (default `/var/cache/virtkit`).
+   */
+  hypervisor?: 'auto' | 'kvm' | 'qemu';
+  kvmProbeKernel?: string;
+  probeCacheDir?: string;
+  /** What the node keeps for itself; subtracted from capacity to give allocatable. */
+  reserved?: { cpuMillis?: number; memoryBytes?: number };
+  maxVms?: number;
+  labels?: Record<string, string>;
+  /** libvirt URI other nodes' daemons use to reach this one (`qemu+tcp://127.0.0.1:16509/system`). */
+  migrationUri?: string;
+  /** Resolves a target node name to its driver (for its `migrationUri` and capacity). */
+  peers?: NodeDriverRegistry | ((nodeName: string) => NodeDriver | undefined);
+  /** Console lines kept per domain for `console()` backlogs. */
+  consoleBacklog?: number;
+  /** How often job statistics are sampled during a migration. */
+  migrationPollMs?: number;
+  /** How long a call waits for the daemon's lifecycle event confirming it. */
+  eventTimeoutMs?: number;
+}
+
+/** Matches the test guest's ready line and cloud-init's final message. */
+export const DEFAULT_READINESS = /virtkit-guest ready|Cloud-init v\. \S+ finished/;
+
+interface Tracked {
+  id: string;
+  uid: string;
+  meta: DomainMetadata;
+  norm: NormaliserState;
+  guestReady: boolean;
+  readiness: (line: string) => boolean;
+  tail?: ConsoleTail | undefined;
+  backlog: string[];
+  consoleSubs: Set<(line: string | null) => void>;
+  migration?: MigrationProgress | undefined;
+  migrationTarget?: string | undefined;
+  /** Serialises event handling and operations for one domain. */
+  chain: Promise<void>;
+}
+
+interface EventWaiter {
+  domain: string;
+  match: (e: LifecycleEvent) => boolean;
+  resolve: () => void;
+}
+
+const STATE_FILE = 'agent-state.json';
+
+/**
+ * The node agent: a NodeDriver over a real libvirtd, spoken to with the pure TypeScript RPC client.
+ * It prepares images and cloud-init seeds, defines domains whose metadata carries the VMI uid (so a
+ * restarted agent adopts them without touching them), normalises libvirt's events to the port's
+ * canonical sequences, streams the serial console from the log QEMU appends to, and migrates peer-to-peer.
+ */
+export class LibvirtNodeDriver implements NodeDriver {
+  readonly nodeName: string;
+  readonly dataDir: string;
+  readonly images: ImageStore;
+  readonly #opts: LibvirtNodeDriverOptions;
+  readonly #clock: Clock;
+  readonly #listeners = new Set<(e: DomainEvent) => void>();
+  readonly #tracked = new Map<string, Tracked>();
+  readonly #waiters = new Set<EventWaiter>();
+  readonly #locks = new Map<string, Promise<unknown>>();
+  #client: LibvirtClient | undefined;
+  #connecting: Promise<LibvirtClient> | undefined;
+  #hypervisor: { hypervisor: 'kvm' | 'qemu'; emulationReason?: string } | undefined;
+  #closed = false;
+
+  constructor(options: LibvirtNodeDriverOptions) {
+    this.nodeName = options.nodeName;
+    this.dataDir = resolve(options.dataDir);
+    this.#opts = options;
+    this.#clock = options.clock ?? new RealClock();
+    this.images = new ImageStore({ dir: join(this.dataDir, 'images'), hostDiskRoots: options.hostDiskRoots ?? [] });
+  }
+
+  /** Creates a driver and connects it (adopting the node's existing domains). */
+  static async open(options: LibvirtNodeDriverOptions): Promise<LibvirtNodeDriver> {
+    const d = new LibvirtNodeDriver(options);
+    await d.connect();
+    return d;
+  }
+
+  // --- connection and adoption -------------------------------------------------------------------
+
+  /** Connects, subscribes to events and adopts existing domains. Called lazily by every method. */
+  connect(): Promise<LibvirtClient> {
+    if (this.#closed) return Promise.reject(this.#error('NodeUnreachable', 'driver is closed'));
+    if (this.#client && !this.#client.closed) return Promise.resolve(this.#client);
+    this.#connecting ??= this.#connect().finally(() => {
+      this.#connecting = undefined;
+    });
+    return this.#connecting;
+  }
+
+  async #connect(): Promise<LibvirtClient> {
+    let client: LibvirtClient;
+    try {
+      await mkdir(join(this.dataDir, 'domains'), { recursive: true, mode: 0o755 });
+      client = await LibvirtClient.connect({ connectTimeoutMs: 10_000, ...this.#opts.libvirt });
+    } catch (err) {
+      throw this.#wrap(err, 'NodeUnreachable');
+    }
+    try {
+      await client.onLifecycleEvent((e) => this.#onRaw(e));
+      await this.#adopt(client);
+    } catch (err) {
+      client.abort();
+      throw this.#wrap(err);
+    }
+    this.#client = client;
+    return client;
+  }
+
+  /**
+   * Takes over the domains this node's agent defined earlier (its metadata names this node): running
+   * ones keep running, their console is followed from where it is now, readiness is restored from the
+   * per-domain state file.
+   */
+  async #adopt(client: LibvirtClient): Promise<void> {
+    for (const dom of await client.listAllDomains()) {
+      if (this.#tracked.has(dom.name)) continue;
+      let xml: string;
+      try {
+        xml = await client.getXMLDesc(dom);
+      } catch {
+        continue; // vanished meanwhile
+      }
+      const meta = readDomainMetadata(xml);
+      if (!meta || !this.#owns(meta)) continue;
+      const st = await client.getState(dom);
+      const phase =
+        st.state === 'running' || st.state === 'blocked' ? 'running' : st.state === 'paused' ? 'paused' : 'off';
+      const t = this.#track(dom.name, meta, phase);
+      if (phase !== 'off') {
+        const saved = await this.#readState(meta);
+        t.guestReady = saved?.guestReady ?? false;
+        t.backlog = await readLastLines(meta.consoleLog, saved?.bootOffset ?? 0, this.#backlogSize());
+        const size = await fileSize(meta.consoleLog);
+        this.#startTail(t, size);
+      }
+    }
+  }
+
+  /** A domain belongs to this agent when its metadata says so (set at define and on migration). */
+  #owns(meta: DomainMetadata): boolean {
+    return meta.node === this.nodeName;
+  }
+
+  #track(id: string, meta: DomainMetadata, phase: NormaliserState['phase']): Tracked {
+    const line = meta.readinessLine;
+    const re = this.#opts.readinessLine ?? DEFAULT_READINESS;
+    const t: Tracked = {
+      id,
+      uid: meta.uid,
+      meta,
+      norm: initialState(phase),
+      guestReady: false,
+      readiness: line !== undefined ? (l) => l.includes(line) : (l) => re.test(l),
+      backlog: [],
+      consoleSubs: new Set(),
+      chain: Promise.resolve(),
+    };
+    this.#tracked.set(id, t);
+    return t;
+  }
+
+  async #ensureHypervisor(): Promise<{ hypervisor: 'kvm' | 'qemu'; emulationReason?: string }> {
+    if (this.#hypervisor) return this.#hypervisor;
+    const mode = this.#opts.hypervisor ?? 'auto';
+    if (mode !== 'auto') {
+      this.#hypervisor =
+        mode === 'kvm'
+          ? { hypervisor: 'kvm' }
+          : { hypervisor: 'qemu', emulationReason: 'software emulation configured' };
+      return this.#hypervisor;
+    }
+    try {
+      const kernel = this.#opts.kvmProbeKernel ?? (await testGuest()).kernel;
+      const r = await probeKvm({ kernel, cacheDir: this.#opts.probeCacheDir ?? '/var/cache/virtkit' });
+      this.#hypervisor =
+        r.hypervisor === 'kvm'
+          ? { hypervisor: 'kvm' }
+          : { hypervisor: 'qemu', emulationReason: r.emulationReason ?? 'KVM probe failed' };
+    } catch (err) {
+      this.#hypervisor = { hypervisor: 'qemu', emulationReason: `KVM probe could not run: ${(err as Error).message}` };
+    }
+    return this.#hypervisor;
+  }
+
+  // --- NodeDriver: node ----------------------------------------------------------------------------
+
+  async info(): Promise<NodeInfo> {
+    const client = await this.connect();
+    try {
+      const [ni, libVersion, hvVersion, hv] = await Promise.all([
+        client.nodeGetInfo(),
+        client.getLibVersion(),
+        client.getVersion(),
+        this.#ensureHypervisor(),
+      ]);
+      const capacity = { cpuMillis: ni.cpus * 1000, memoryBytes: ni.memoryKiB * 1024, vms: this.#opts.maxVms ?? 110 };
+      const reserved = this.#opts.reserved ?? {};
+      const allocatable = {
+        cpuMillis: Math.max(0, capacity.cpuMillis - (reserved.cpuMillis ?? 0)),
+        memoryBytes: Math.max(0, capacity.memoryBytes - (reserved.memoryBytes ?? 256 * 1024 * 1024)),
+        vms: capacity.vms,
+      };
+      return {
+        name: this.nodeName,
+        capacity,
+        allocatable,
+        labels: {
+          'kubernetes.io/hostname': this.nodeName,
+          'kubevirt.io/schedulable': 'true',
+          ...(hv.hypervisor === 'kvm' ? { 'devices.kubevirt.io/kvm': '1' } : {}),
+          ...this.#opts.labels,
+        },
+        hypervisor: hv.hypervisor,
+        ...(hv.emulationReason ? { emulationReason: hv.emulationReason } : {}),
+        versions: { libvirt: version(libVersion), qemu: version(hvVersion), agent: '0.1.0' },
+        ...(this.#opts.migrationUri ? { migrationUri: this.#opts.migrationUri } : {}),
+      };
+    } catch (err) {
+      throw this.#wrap(err);
+    }
+  }
+
+  async ping(): Promise<void> {
+    const client = await this.connect();
+    try {
+      await client.getLibVersion();
+    } catch (err) {
+      throw this.#wrap(err, 'NodeUnreachable');
+    }
+  }
+
+  // --- NodeDriver: domains -------------------------------------------------------------------------
+
+  defineDomain(definition: DomainDefinition): Promise<DomainInfo> {
+    return this.#locked(definition.id, () => this.#define(definition));
+  }
+
+  async #define(def: DomainDefinition): Promise<DomainInfo> {
+    const client = await this.connect();
+    let uidDir: string;
+    try {
+      checkDomainName(def.id);
+      uidDir = checkPathComponent(def.uid, 'uid');
+    } catch (err) {
+      throw this.#wrap(err);
+    }
+    const existing = this.#tracked.get(def.id);
+    if (existing) {
+      if (existing.uid === def.uid) return this.#domainInfo(client, existing);
+      throw this.#error('DomainExists', `domain ${def.id} exists with uid ${existing.uid}, not ${def.uid}`);
+    }
+    try {
+      await client.lookupByName(def.id);
+      throw this.#error(
+        'DomainExists',
+        `a domain named ${def.id} exists on this node but was not defined by its agent`,
+      );
+    } catch (err) {
+      if (err instanceof DriverError) throw err;
+      if (!(err instanceof LibvirtError) || toDriverError(err, this.nodeName).reason !== 'DomainNotFound') {
+        throw this.#wrap(err);
+      }
+    }
+    const hv = await this.#ensureHypervisor();
+    const allocatable = (await this.info()).allocatable;
+    const emit = (e: Omit<Extract<DomainEvent, { type: 'image' }>, 'node' | 'domain' | 'uid' | 'at' | 'type'>) =>
+      this.#emit({ type: 'image', node: this.nodeName, domain: def.id, uid: def.uid, at: this.#clock.now(), ...e });
+    const domainDir = join(this.dataDir, 'domains', uidDir);
+    let xml: string;
+    let meta: DomainMetadata;
+    try {
+      const input = await prepareDomain(def, {
+        domainDir,
+        hypervisor: hv.hypervisor,
+        images: this.images,
+        translations: this.#opts.imageTranslations ?? [],
+        onImage: (phase, p) =>
+          emit({ phase, bytesDone: p.bytesDone, ...(p.bytesTotal !== undefined ? { bytesTotal: p.bytesTotal } : {}) }),
+      });
+      const used = [...this.#tracked.values()].reduce(
+        (a, t) => ({ cpu: a.cpu + t.meta.cpuMillis, mem: a.mem + t.meta.memoryBytes, n: a.n + 1 }),
+        { cpu: 0, mem: 0, n: 0 },
+      );
+      const need = input.metadata;
+      if (
+        used.cpu + need.cpuMillis > allocatable.cpuMillis ||
+        used.mem + need.memoryBytes > allocatable.memoryBytes ||
+        used.n + 1 > allocatable.vms
+      ) {
+        throw this.#error(
+          'InsufficientResources',
+          `domain ${def.id} needs ${need.cpuMillis}m CPU and ${need.memoryBytes} B memory; ` +
+            `${allocatable.cpuMillis - used.cpu}m and ${allocatable.memoryBytes - used.mem} B are free`,
+        );
+      }
+      meta = { ...input.metadata, node: this.nodeName };
+      xml = buildDomainXml({ ...input, metadata: meta });
+    } catch (err) {
+      await rm(domainDir, { recursive: true, force: true });
+      if (err instanceof ImageError && err.reason !== 'InvalidSpec') {
+        emit({ phase: 'failed', error: { reason: err.reason, message: err.message } });
+      }
+      throw this.#wrap(err);
+    }
+    const t = this.#track(def.id, meta, 'off');
+    const defined = this.#waitFor(def.id, (e) => e.event === 'Defined');
+    try {
+      await client.defineXML(xml);
+    } catch (err) {
+      this.#tracked.delete(def.id);
+      defined.cancel();
+      await rm(domainDir, { recursive: true, force: true });
+      throw this.#wrap(err);
+    }
+    await defined.done;
+    return this.#domainInfo(client, t);
+  }
+
+  startDomain(id: string): Promise<void> {
+    return this.#locked(id, async () => {
+      const client = await this.connect();
+      const t = this.#require(id);
+      const bootOffset = await fileSize(t.meta.consoleLog);
+      await this.#writeState(t.meta, { bootOffset, guestReady: false });
+      t.guestReady = false;
+      t.backlog = [];
+      const started = this.#waitFor(id, (e) => e.event === 'Started');
+      try {
+        await client.createDomain(id);
+      } catch (err) {
+        started.cancel();
+        throw this.#wrap(err);
+      }
+      await started.done;
+    });
+  }
+
+  shutdownDomain(id: string): Promise<void> {
+    return this.#locked(id, async () => {
+      const client = await this.connect();
+      this.#require(id);
+      try {
+        await client.shutdown(id);
+      } catch (err) {
+        throw this.#wrap(err);
+      }
+    });
+  }
+
+  destroyDomain(id: string): Promise<void> {
+    return this.#locked(id, async () => {
+      const client = await this.connect();
+      const t = this.#tracked.get(id);
+      if (!t) return;
+      const st = await client.getState(id).catch((err) => {
+        if (toDriverError(err, this.nodeName).reason === 'DomainNotFound') return undefined;
+        throw this.#wrap(err);
+      });
+      if (!st || st.state === 'shutoff') return;
+      const stopped = this.#waitFor(id, (e) => e.event === 'Stopped');
+      t.norm.destroying = true;
+      try {
+        await client.destroy(id);
+      } catch (err) {
+        stopped.cancel();
+        t.norm.destroying = false;
+        const e = this.#wrap(err);
+        // It stopped by itself between our look and the destroy: that is what was asked.
+        if (e.reason === 'InvalidState' || e.reason === 'DomainNotFound') return;
+        throw e;
+      }
+      await stopped.done;
+    });
+  }
+
+  pauseDomain(id: string): Promise<void> {
+    return this.#simple(
+      id,
+      (c) => c.suspend(id),
+      (e) => e.event === 'Suspended',
+    );
+  }
+
+  resumeDomain(id: string): Promise<void> {
+    return this.#simple(
+      id,
+      (c) => c.resume(id),
+      (e) => e.event === 'Resumed',
+    );
+  }
+
+  rebootDomain(id: string): Promise<void> {
+    return this.#locked(id, async () => {
+      const client = await this.connect();
+      const t = this.#require(id);
+      const st = await client.getState(id).catch((err) => {
+        throw this.#wrap(err);
+      });
+      if (st.state !== 'running') throw this.#error('InvalidState', `domain ${id} is ${st.state}, not running`);
+      t.norm.rebooting = true;
+      t.guestReady = false;
+      await this.#writeState(t.meta, { bootOffset: t.tail?.offset ?? 0, guestReady: false });
+      try {
+        await client.reboot(id);
+      } catch (err) {
+        t.norm.rebooting = false;
+        throw this.#wrap(err);
+      }
+    });
+  }
+
+  undefineDomain(id: string): Promise<void> {
+    return this.#locked(id, async () => {
+      const client = await this.connect();
+      const t = this.#tracked.get(id);
+      if (!t) return;
+      let st: Awaited<ReturnType<LibvirtClient['getState']>> | undefined;
+      try {
+        st = await client.getState(id);
+      } catch (err) {
+        if (toDriverError(err, this.nodeName).reason !== 'DomainNotFound') throw this.#wrap(err);
+      }
+      if (st && st.state !== 'shutoff') throw this.#error('InvalidState', `domain ${id} is ${st.state}; stop it first`);
+      if (st) {
+        const gone = this.#waitFor(id, (e) => e.event === 'Undefined');
+        try {
+          await client.undefine(id);
+        } catch (err) {
+          gone.cancel();
+          const e = this.#wrap(err);
+          if (e.reason !== 'DomainNotFound') throw e;
+        }
+        await gone.done;
+      }
+      await this.#forget(t, true);
+    });
+  }
+
+  async getDomain(id: string): Promise<DomainInfo | undefined> {
+    const client = await this.connect();
+    const t = this.#tracked.get(id);
+    if (!t) return undefined;
+    try {
+      return await this.#domainInfo(client, t);
+    } catch (err) {
+      const e = this.#wrap(err);
+      if (e.reason === 'DomainNotFound') return undefined;
+      throw e;
+    }
+  }
+
+  async listDomains(): Promise<DomainInfo[]> {
+    const client = await this.connect();
+    const out: DomainInfo[] = [];
+    for (const t of [...this.#tracked.values()].sort((a, b) => a.id.localeCompare(b.id))) {
+      try {
+        out.push(await this.#domainInfo(client, t));
+      } catch (err) {
+        if (this.#wrap(err).reason !== 'DomainNotFound') throw this.#wrap(err);
+      }
+    }
+    return out;
+  }
+
+  async #domainInfo(client: LibvirtClient, t: Tracked): Promise<DomainInfo> {
+    const [st, info] = await Promise.all([client.getState(t.id), client.getInfo(t.id)]);
+    const hv = await this.#ensureHypervisor();
+    return {
+      id: t.id,
+      uid: t.uid,
+      state: st.state as DomainState,
+      reason: st.reason,
+      guestReady: t.guestReady && st.state !== 'shutoff',
+      vcpus: info.vcpus,
+      memoryBytes: info.maxMemoryKiB * 1024,
+      hypervisor: hv.hypervisor,
+      ...(t.migration ? { migration: { ...t.migration } } : {}),
+    };
+  }
+
+  // --- migration -----------------------------------------------------------------------------------
+
+  migrateDomain(id: string, targetNode: string, options: MigrateOptions = {}): Promise<MigrationResult> {
+    return this.#locked(id, () => this.#migrate(id, targetNode, options));
+  }
+
+  #peer(name: string): NodeDriver | undefined {
+    const p = this.#opts.peers;
+    if (!p) return undefined;
+    return typeof p === 'function' ? p(name) : p.get(name);
+  }
+
+  async #migrate(id: string, targetNode: string, options: MigrateOptions): Promise<MigrationResult> {
+    const client = await this.connect();
+    const t = this.#require(id);
+    const st = await client.getState(id).catch((err) => {
+      throw this.#wrap(err);
+    });
+    if (st.state !== 'running' && st.state !== 'paused') {
+      throw this.#error('InvalidState', `domain ${id} is ${st.state}; only a running domain migrates live`);
+    }
+    if (targetNode === this.nodeName) throw this.#error('MigrationFailed', 'target is this node');
+    const peer = this.#peer(targetNode);
+    if (!peer) throw this.#error('MigrationFailed', `unknown target node ${targetNode}`);
+    const target = await peer.info();
+    if (!target.migrationUri) throw this.#error('MigrationFailed', `node ${targetNode} has no migrationUri`);
+    const theirs = await peer.listDomains();
+    const used = theirs.reduce((a, d) => ({ cpu: a.cpu + d.vcpus * 1000, mem: a.mem + d.memoryBytes }), {
+      cpu: 0,
+      mem: 0,
+    });
+    if (
+      used.cpu + t.meta.cpuMillis > target.allocatable.cpuMillis ||
+      used.mem + t.meta.memoryBytes > target.allocatable.memoryBytes ||
+      theirs.length + 1 > target.allocatable.vms
+    ) {
+      throw this.#error('InsufficientResources', `node ${targetNode} cannot hold domain ${id}`);
+    }
+    const base = { type: 'migration' as const, node: this.nodeName, domain: id, uid: t.uid, targetNode };
+    const startedAt = this.#clock.now();
+    // The target's agent recognises the domain as its own by the node named in the metadata.
+    let destXml: string;
+    try {
+      const xml = await client.getXMLDesc(id, XmlFlags.Migratable | XmlFlags.Secure);
+      destXml = rewriteMetadataNode(xml, targetNode);
+    } catch (err) {
+      throw this.#wrap(err);
+    }
+    t.migrationTarget = targetNode;
+    this.#emit({ ...base, at: startedAt, phase: 'started' });
+    if (options.maxDowntimeMs !== undefined) {
+      await client.migrateSetMaxDowntime(id, options.maxDowntimeMs).catch(() => undefined);
+    }
+    const hostOf = (uri: string) => {
+      try {
+        return new URL(uri).hostname || '127.0.0.1';
+      } catch {
+        return '127.0.0.1';
+      }
+    };
+    const targetHost = hostOf(target.migrationUri);
+    let aborted = false;
+    let failure: string | undefined;
+    let lastRemaining = Number.POSITIVE_INFINITY;
+    let lastProgressAt = startedAt;
+    let iterations = 0;
+    let polling = true;
+    const poll = async () => {
+      while (polling) {
+        await this.#clock.sleep(this.#opts.migrationPollMs ?? 200);
+        if (!polling) break;
+        try {
+          const js = await client.jobStats(id);
+          if (js.type !== 'bounded' && js.type !== 'unbounded') continue;
+          const p = toProgress(js.params);
+          iterations = Math.max(iterations, p.iteration);
+          t.migration = p;
+          if (polling) this.#emit({ ...base, at: this.#clock.now(), phase: 'progress', progress: p });
+          const now = this.#clock.now();
+          if (p.dataRemaining < lastRemaining) {
+            lastRemaining = p.dataRemaining;
+            lastProgressAt = now;
+          }
+          const timedOut =
+            (options.completionTimeoutMs !== undefined && now - startedAt > options.completionTimeoutMs) ||
+            (options.progressTimeoutMs !== undefined && now - lastProgressAt > options.progressTimeoutMs);
+          if (timedOut && !failure) {
+            failure =
+              options.completionTimeoutMs !== undefined && now - startedAt > options.completionTimeoutMs
+                ? `not completed within ${options.completionTimeoutMs} ms`
+                : `no progress for ${options.progressTimeoutMs} ms`;
+            await client.abortJob(id).catch(() => undefined);
+          }
+        } catch {
+          // The job ended between two samples.
+        }
+      }
+    };
+    const abortListener = () => {
+      aborted = true;
+    };
+    this.#abortHooks.set(id, abortListener);
+    const poller = poll();
+    try {
+      await client.migrateToURI(id, target.migrationUri, {
+        flags: MigrateFlags.PersistDest | MigrateFlags.UndefineSource,
+        migrateUri: `tcp://${targetHost}`,
+        listenAddress: targetHost,
+        ...(options.bandwidthBytesPerSec !== undefined
+          ? { bandwidthMiBs: Math.max(1, Math.round(options.bandwidthBytesPerSec / 1024 / 1024)) }
+          : {}),
+        params: [{ field: MigrateParam.DestXml, type: 'string', value: destXml }],
+      });
+    } catch (err) {
+      polling = false;
+      await poller;
+      this.#abortHooks.delete(id);
+      t.migration = undefined;
+      t.migrationTarget = undefined;
+      const wrapped = toDriverError(err, this.nodeName, 'migrate');
+      const reason: DriverErrorReason = aborted && !failure ? 'MigrationAborted' : 'MigrationFailed';
+      const message = failure ? `migration of ${id} failed: ${failure}` : wrapped.message;
+      this.#emit({
+        ...base,
+        at: this.#clock.now(),
+        phase: reason === 'MigrationAborted' ? 'aborted' : 'failed',
+        error: { reason, message },
+      });
+      throw this.#error(reason, message, err);
+    }
+    polling = false;
+    await poller;
+    this.#abortHooks.delete(id);
+    const durationMs = this.#clock.now() - startedAt;
+    let downtimeMs = 0;
+    let bytes = 0;
+    try {
+      const done = await client.jobStats(id, JobStatsFlags.Completed);
+      downtimeMs = Number(done.params.downtime ?? 0);
+      bytes = Number(done.params.data_processed ?? done.params.memory_processed ?? 0);
+      iterations = Math.max(iterations, Number(done.params.memory_iteration ?? 0));
+    } catch {
+      // The source domain is undefined once migrated; completed stats may be gone with it.
+    }
+    t.migration = undefined;
+    this.#emit({ ...base, at: this.#clock.now(), phase: 'completed', downtimeMs });
+    // Source side: Stopped/Migrated follows from the daemon; wait for it so events stay in order.
+    await this.#waitTracked(id, (x) => x.norm.migratedAway, this.#opts.eventTimeoutMs ?? 10_000);
+    await this.#forget(t, false);
+    return { targetNode, downtimeMs, durationMs, bytesTransferred: bytes, iterations };
+  }
+
+  readonly #abortHooks = new Map<string, () => void>();
+
+  async abortMigration(id: string): Promise<void> {
+    const client = await this.connect();
+    const hook = this.#abortHooks.get(id);
+    if (!hook) return;
+    hook();
+    try {
+      await client.abortJob(id);
+    } catch (err) {
+      const e = this.#wrap(err);
+      if (e.reason !== 'InvalidState' && e.reason !== 'DomainNotFound') throw e;
+    }
+  }
+
+  // --- console ------------------------------------------------------------------------------------
+
+  console(id: string, options: { signal?: AbortSignal; fromStart?: boolean } = {}): AsyncIterable<string> {
+    return { [Symbol.asyncIterator]: () => this.#consoleIterator(id, options) };
+  }
+
+  async *#consoleIterator(id: string, options: { signal?: AbortSignal; fromStart?: boolean }): AsyncGenerator<string> {
+    await this.connect();
+    const t = this.#require(id);
+    const queue: (string | null)[] = [];
+    let wake: (() => void) | undefined;
+    const push = (l: string | null) => {
+      queue.push(l);
+      wake?.();
+    };
+    if (options.fromStart) {
+      const saved = await this.#readState(t.meta);
+      for (const l of await readLastLines(t.meta.consoleLog, saved?.bootOffset ?? 0, this.#backlogSize()))
+        queue.push(l);
+    } else {
+      queue.push(...t.backlog);
+    }
+    const running = t.norm.phase !== 'off';
+    if (running) t.consoleSubs.add(push);
+    else queue.push(null);
+    const onAbort = () => push(null);
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      for (;;) {
+        if (options.signal?.aborted) return;
+        const next = queue.shift();
+        if (next === null) return;
+        if (next !== undefined) {
+          yield next;
+          continue;
+        }
+        await new Promise<void>((r) => {
+          wake = r;
+        });
+        wake = undefined;
+      }
+    } finally {
+      t.consoleSubs.delete(push);
+      options.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  #startTail(t: Tracked, offset: number): void {
+    void t.tail?.stop(false);
+    t.tail = new ConsoleTail(t.meta.consoleLog, offset, this.#clock, (line) => this.#onConsoleLine(t, line), 100);
+    t.tail.start();
+  }
+
+  #onConsoleLine(t: Tracked, line: string): void {
+    t.backlog.push(line);
+    const max = this.#backlogSize();
+    if (t.backlog.length > max) t.backlog.splice(0, t.backlog.length - max);
+    const base = { node: this.nodeName, domain: t.id, uid: t.uid };
+    this.#emit({ type: 'console', ...base, at: this.#clock.now(), line });
+    for (const s of t.consoleSubs) s(line);
+    if (!t.guestReady && t.readiness(line)) {
+      t.guestReady = true;
+      t.norm.rebooting = false;
+      void this.#writeState(t.meta, { bootOffset: 0, guestReady: true }, true);
+      this.#emit({ type: 'guest-ready', ...base, at: this.#clock.now(), via: 'console' });
+    }
+  }
+
+  #backlogSize(): number {
+    return this.#opts.consoleBacklog ?? 1000;
+  }
+
+  // --- events -------------------------------------------------------------------------------------
+
+  onEvent(listener: (event: DomainEvent) => void): Unsubscribe {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #emit(e: DomainEvent): void {
+    for (const l of this.#listeners) {
+      try {
+        l(e);
+      } catch (err) {
+        queueMicrotask(() => {
+          throw err;
+        });
+      }
+    }
+  }
+
+  /** Raw daemon events are handled one domain at a time, in arrival order. */
+  #onRaw(e: LifecycleEventMessage): void {
+    const name = e.domain.name;
+    const known = this.#tracked.get(name);
+    const run = async () => {
+      let t = this.#tracked.get(name);
+      if (!t) {
+        // A domain this agent did not define in this process: a migration arriving, or another agent's.
+        if (e.event !== 'Started' && e.event !== 'Defined' && e.event !== 'Resumed') return;
+        const client = this.#client;
+        if (!client) return;
+        let meta: DomainMetadata | undefined;
+        try {
+          meta = readDomainMetadata(await client.getXMLDesc(e.domain));
+        } catch {
+          return;
+        }
+        if (!meta || !this.#owns(meta) || this.#tracked.has(name)) return;
+        t = this.#track(name, meta, 'off');
+        if (e.event !== 'Started') {
+          // Persisting the migrated domain or resuming it are not part of the canonical sequence.
+          const st = await client.getState(e.domain).catch(() => undefined);
+          if (st && st.state !== 'shutoff') {
+            t.norm.phase = st.state === 'paused' ? 'paused' : 'running';
+            this.#startTail(t, await fileSize(meta.consoleLog));
+            this.#emitLifecycle(t, { event: 'Started', detail: 'Migrated' });
+          }
+          return;
+        }
+      }
+      this.#applyRaw(t, e);
+    };
+    const t = known;
+    if (t) {
+      t.chain = t.chain.then(run, run);
+    } else {
+      const prev = this.#pendingUntracked.get(name) ?? Promise.resolve();
+      const next = prev.then(run, run);
+      this.#pendingUntracked.set(name, next);
+      void next.finally(() => {
+        if (this.#pendingUntracked.get(name) === next) this.#pendingUntracked.delete(name);
+      });
+    }
+  }
+
+  readonly #pendingUntracked = new Map<string, Promise<void>>();
+
+  #applyRaw(t: Tracked, e: LifecycleEventMessage): void {
+    const before = t.norm.phase;
+    const { emit, next } = normalise(t.norm, e);
+    t.norm = next;
+    if (before === 'off' && next.phase !== 'off') {
+      // A boot (or arrival by migration): follow the console from where this boot starts.
+      void this.#readState(t.meta).then(async (s) => {
+        const size = await fileSize(t.meta.consoleLog);
+        const offset = e.detail === 'Migrated' ? size : Math.min(s?.bootOffset ?? size, size);
+        this.#startTail(t, offset);
+      });
+    }
+    if (emit) this.#emitLifecycle(t, emit);
+    if (before !== 'off' && next.phase === 'off') {
+      const tail = t.tail;
+      t.tail = undefined;
+      t.guestReady = false;
+      const end = () => {
+        for (const s of t.consoleSubs) s(null);
+        t.consoleSubs.clear();
+      };
+      if (tail) void tail.stop(true).finally(end);
+      else end();
+    }
+  }
+
+  #emitLifecycle(t: Tracked, e: LifecycleEvent): void {
+    this.#emit({ type: 'lifecycle', node: this.nodeName, domain: t.id, uid: t.uid, at: this.#clock.now(), ...e });
+    for (const w of [...this.#waiters]) {
+      if (w.domain === t.id && w.match(e)) {
+        this.#waiters.delete(w);
+        w.resolve();
+      }
+    }
+  }
+
+  /** Registers interest in a canonical event before the call that causes it (the event may beat the reply). */
+  #waitFor(domain: string, match: (e: LifecycleEvent) => boolean): { done: Promise<void>; cancel: () => void } {
+    let w!: EventWaiter;
+    const timeoutMs = this.#opts.eventTimeoutMs ?? 10_000;
+    const done = new Promise<void>((resolve, reject) => {
+      const timer = this.#clock.setTimer(timeoutMs, () => {
+        this.#waiters.delete(w);
+        reject(this.#error('Internal', `no lifecycle event from libvirtd for ${domain} within ${timeoutMs} ms`));
+      });
+      w = {
+        domain,
+        match,
+        resolve: () => {
+          timer.cancel();
+          resolve();
+        },
+      };
+      this.#waiters.add(w);
+    });
+    return {
+      done,
+      cancel: () => {
+        this.#waiters.delete(w);
+        w.resolve();
+      },
+    };
+  }
+
+  async #waitTracked(id: string, cond: (t: Tracked) => boolean, timeoutMs: number): Promise<void> {
+    const deadline = this.#clock.now() + timeoutMs;
+    for (;;) {
+      const t = this.#tracked.get(id);
+      if (!t || cond(t)) return;
+      await t.chain;
+      if (cond(t)) return;
+      if (this.#clock.now() > deadline) return;
+      await this.#clock.sleep(20);
+    }
+  }
+
+  // --- helpers ------------------------------------------------------------------------------------
+
+  async #forget(t: Tracked, removeFiles: boolean): Promise<void> {
+    await t.tail?.stop(false);
+    for (const s of t.consoleSubs) s(null);
+    t.consoleSubs.clear();
+    this.#tracked.delete(t.id);
+    if (removeFiles) {
+      // Only ever a directory named by the uid under a `domains/` directory, whatever the metadata says.
+      const dir = t.meta.dir;
+      if (basename(dir) === t.uid && basename(dirname(dir)) === 'domains')
+        await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  #require(id: string): Tracked {
+    const t = this.#tracked.get(id);
+    if (!t) throw this.#error('DomainNotFound', `domain ${id} not found`);
+    return t;
+  }
+
+  async #simple(
+    id: string,
+    call: (c: LibvirtClient) => Promise<void>,
+    match: (e: LifecycleEvent) => boolean,
+  ): Promise<void> {
+    return this.#locked(id, async () => {
+      const client = await this.connect();
+      this.#require(id);
+      const w = this.#waitFor(id, match);
+      try {
+        await call(client);
+      } catch (err) {
+        w.cancel();
+        throw this.#wrap(err);
+      }
+      await w.done;
+    });
+  }
+
+  /** One operation per domain at a time: the engine may retry while a call is still running. */
+  #locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.#locks.get(id) ?? Promise.resolve();
+    const p = prev.then(fn, fn);
+    const tail = p.catch(() => undefined);
+    this.#locks.set(id, tail);
+    void tail.then(() => {
+      if (this.#locks.get(id) === tail) this.#locks.delete(id);
+    });
+    return p;
+  }
+
+  async #readState(meta: DomainMetadata): Promise<{ bootOffset: number; guestReady: boolean } | undefined> {
+    try {
+      return JSON.parse(await readFile(join(meta.dir, STATE_FILE), 'utf8'));
+    } catch {
+      return undefined;
+    }
+  }
+
+  async #writeState(
+    meta: DomainMetadata,
+    s: { bootOffset: number; guestReady: boolean },
+    merge = false,
+  ): Promise<void> {
+    try {
+      const value = merge ? { ...((await this.#readState(meta)) ?? s), guestReady: s.guestReady } : s;
+      const tmp = join(meta.dir, `${STATE_FILE}.tmp`);
+      await writeFile(tmp, JSON.stringify(value));
+      await rename(tmp, join(meta.dir, STATE_FILE));
+    } catch {
+      // Losing this only costs readiness knowledge across an agent restart.
+    }
+  }
+
+  #error(reason: DriverErrorReason, message: string, cause?: unknown): DriverError {
+    return new DriverError(reason, this.nodeName, message, cause === undefined ? undefined : { cause });
+  }
+
+  #wrap(err: unknown, fallback?: DriverErrorReason): DriverError {
+    if (err instanceof DriverError) return err;
+    if (err instanceof UnsafeValueError || err instanceof CloudInitError) {
+      return this.#error('InvalidSpec', err.message, err);
+    }
+    if (err instanceof ImageError) return this.#error(err.reason, err.message, err);
+    if (err instanceof LibvirtError) return toDriverError(err, this.nodeName);
+    const d = toDriverError(err, this.nodeName);
+    if (fallback && d.reason === 'Internal') return this.#error(fallback, d.message, err);
+    return d;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const t of this.#tracked.values()) {
+      await t.tail?.stop(false);
+      for (const s of t.consoleSubs) s(null);
+    }
+    this.#tracked.clear();
+    await this.#client?.close();
+    this.#client = undefined;
+  }
+}
+
+function version(n: number): string {
+  return `${Math.floor(n / 1_000_000)}.${Math.floor((n % 1_000_000) / 1000)}.${n % 1000}`;
+}
+
+async function fileSize(path: string): Promise<number> {
+  try {
+    return (await stat(path)).size;
+  } catch {
+    return 0;
+  }
+}
+
+function toProgress(p: Record<string, number | bigint | boolean | string>): MigrationProgress {
+  const n = (k: string) => Number(p[k] ?? 0);
+  const dirty = p.memory_dirty_rate;
+  return {
+    dataTotal: n('data_total'),
+    dataProcessed: n('data_processed'),
+    dataRemaining: n('data_remaining'),
+    iteration: Math.max(1, n('memory_iteration')),
+    ...(dirty !== undefined ? { dirtyRate: Number(dirty) * n('memory_page_size') || Number(dirty) } : {}),
+    elapsedMs: n('time_elapsed'),
+  };
+}
+
+/** Rewrites the `node` recorded in the agent's metadata inside a domain XML. */
+export function rewriteMetadataNode(xml: string, node: string): string {
+  const meta = readDomainMetadata(xml);
+  if (!meta) throw new Error('domain has no virtkit metadata');
+  const updated = { ...meta, node };
+  const re = /(<(?:[A-Za-z0-9_-]+:)?vmi\s[^>]*>)[^<]*(<\/(?:[A-Za-z0-9_-]+:)?vmi>)/;
+  const escaped = JSON.stringify(updated)
+    .replaceAll('&', '&amp;')
+    .replaceAll('<', '&lt;')
+    .replaceAll('>', '&gt;')
+    .replaceAll('"', '&quot;');
+  if (!xml.includes(VIRTKIT_XMLNS)) throw new Error('domain has no virtkit metadata');
+  return xml.replace(re, (_, open: string, close: string) => `${open}${escaped}${close}`);
+}

@@ -1,0 +1,4 @@
+// @virtkit/agent/testing — what tests and benchmarks of a real node need: the test guest.
+
+export { GUEST_HEARTBEAT_PREFIX, GUEST_READY_PREFIX } from '../guest/init-script.ts';
+export { type TestGuest, type TestGuestOptions, testGuest } from '../guest/test-guest.ts';
