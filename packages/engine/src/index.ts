@@ -8,8 +8,21 @@ export * from './ports/clock.ts';
 export type * from './ports/node-driver.ts';
 export type * from './ports/resource-store.ts';
 export type * from './resources/core.ts';
+export {
+  DEFAULT_MACHINE_TYPE,
+  DEFAULT_NETWORK_NAME,
+  DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS,
+  defaultObject,
+  defaultVirtualMachine,
+  defaultVirtualMachineInstanceReplicaSet,
+  defaultVMI,
+  defaultVMISpec,
+  type VMISpecDefaultsOptions,
+  vmRunStrategy,
+} from './resources/defaults.ts';
 export * from './resources/kinds.ts';
 export * from './resources/kubevirt.ts';
+export { type ManifestInput, ManifestParseError, parseManifests, toYaml } from './resources/manifest.ts';
 export type * from './resources/meta.ts';
 export {
   DNS1123_LABEL_MAX_LENGTH,
