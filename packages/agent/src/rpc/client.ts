@@ -443,6 +443,15 @@ export class LibvirtClient {
     });
   }
 
+  /** Resets the virtual machine like a reset button (`virsh reset`): no guest cooperation; emits a reboot event. */
+  async reset(dom: DomainRef): Promise<void> {
+    const d = await this.#resolve(dom);
+    return this.#conn.call(Proc.DomainReset, (w) => {
+      writeDomain(w, d);
+      w.writeUint(0);
+    });
+  }
+
   // --- jobs and migration ------------------------------------------------------------------------
 
   /**

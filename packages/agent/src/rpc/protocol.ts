@@ -64,6 +64,7 @@ export const Proc = {
   DomainMigrateSetMaxSpeed: 207,
   DomainGetState: 212,
   DomainUndefineFlags: 231,
+  DomainReset: 245,
   DomainDestroyFlags: 234,
   DomainShutdownFlags: 258,
   ConnectListAllDomains: 273,
