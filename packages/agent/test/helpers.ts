@@ -1,0 +1,127 @@
+import { existsSync } from 'node:fs';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { DomainDefinition, DomainEvent } from '@virtkit/engine';
+import type { ImageTranslationConfig } from '../src/images/translation.ts';
+import { testGuest } from '../src/testing/index.ts';
+
+export const LIBVIRT_SOCKET = '/var/run/libvirt/libvirt-sock';
+
+/** Fails (never skips) with the way to fix it when there is no libvirtd to test against. */
+export function requireLibvirt(socketPath = LIBVIRT_SOCKET): void {
+  if (!existsSync(socketPath)) {
+    throw new Error(
+      `no libvirtd socket at ${socketPath}: these tests need a real libvirtd + QEMU. ` +
+        'Run `sudo bash scripts/setup-libvirt.sh` (./dev test does it when root).',
+    );
+  }
+}
+
+/** A data dir QEMU (running as libvirt-qemu) can traverse. */
+export async function tempDataDir(prefix: string): Promise<{ dir: string; cleanup: () => Promise<void> }> {
+  const dir = await mkdtemp(join('/var/tmp', `virtkit-${prefix}-`));
+  await chmod(dir, 0o755);
+  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+export const GUEST_IMAGE = 'virtkit/test-guest';
+
+/** Translation that maps the test guest's "kernel boot container" to its cache directory. */
+export async function guestTranslations(): Promise<ImageTranslationConfig[]> {
+  const g = await testGuest();
+  return [{ translations: [{ name: GUEST_IMAGE, url: pathToFileURL(g.dir).href }] }];
+}
+
+/** A VMI running the test guest with a cloud-init seed. */
+export async function guestDefinition(
+  name: string,
+  uid: string,
+  extra: { hostname?: string; memory?: string; userData?: string } = {},
+): Promise<DomainDefinition> {
+  const g = await testGuest();
+  return {
+    id: `vk-test_${name}`,
+    uid,
+    name,
+    namespace: 'vk-test',
+    spec: {
+      ...(extra.hostname ? { hostname: extra.hostname } : {}),
+      domain: {
+        cpu: { cores: 1 },
+        memory: { guest: extra.memory ?? '192Mi' },
+        resources: { requests: { cpu: '100m' } },
+        firmware: {
+          kernelBoot: {
+            kernelArgs: g.cmdline,
+            container: {
+              image: GUEST_IMAGE,
+              kernelPath: g.kernel.slice(g.dir.length),
+              initrdPath: g.initrd.slice(g.dir.length),
+            },
+          },
+        },
+        devices: { disks: [{ name: 'cloudinit', disk: { bus: 'virtio' } }] },
+      },
+      volumes: [{ name: 'cloudinit', cloudInitNoCloud: { userData: extra.userData ?? '#cloud-config\n' } }],
+    },
+  };
+}
+
+/** Records a driver's events and waits (bounded) for conditions on them. */
+export class EventLog {
+  readonly events: DomainEvent[] = [];
+  push = (e: DomainEvent) => {
+    this.events.push(e);
+  };
+
+  lifecycle(domain: string): string[] {
+    return this.events
+      .filter((e) => e.domain === domain && e.type === 'lifecycle')
+      .map((e) => (e.type === 'lifecycle' ? `${e.event}/${e.detail}` : ''));
+  }
+
+  /** Non-console event kinds in order, for sequence checks. */
+  sequence(domain: string): string[] {
+    return this.events
+      .filter((e) => e.domain === domain && e.type !== 'console')
+      .map((e) =>
+        e.type === 'lifecycle'
+          ? `${e.event}/${e.detail}`
+          : e.type === 'migration'
+            ? `migration ${e.phase}`
+            : e.type === 'image'
+              ? `image ${e.phase}`
+              : e.type,
+      );
+  }
+
+  async waitFor(pred: (e: DomainEvent) => boolean, timeoutMs: number, what: string): Promise<DomainEvent> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const hit = this.events.find(pred);
+      if (hit) return hit;
+      if (Date.now() > deadline) {
+        const seen = this.events
+          .filter((e) => e.type !== 'console')
+          .map((e) => JSON.stringify(e))
+          .slice(-10);
+        const lines = this.events.flatMap((e) => (e.type === 'console' ? [e.line] : [])).slice(-5);
+        throw new Error(
+          `timed out after ${timeoutMs} ms waiting for ${what}; last events: ${seen.join('\n')}\nconsole: ${lines.join('\n')}`,
+        );
+      }
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+}
+
+export async function poll<T>(fn: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
