@@ -391,7 +391,7 @@ function validateNetworking(s: Record<string, unknown>, p: string, f: Findings):
     }
     const bindings = countPresent(itf, INTERFACE_BINDINGS);
     if (bindings.length > 1) f.invalid(ip, `${ip} must have at most one binding method, found ${bindings.join(', ')}`);
-    if (present(itf.masquerade) && network && !present(network.pod))
+    if (present(itf.masquerade) && network && present(network.multus) && !present(network.pod))
       f.invalid(`${ip}.masquerade`, 'masquerade binding is only supported on the pod network');
     const mac = text(itf.macAddress);
     if (mac !== undefined && !MAC_RE.test(mac))
