@@ -54,7 +54,7 @@ export function bootScript(c: BootContext): ScriptLine[] {
     return lines;
   }
   // The kernel's clock starts once the decompressed kernel runs (~5% into the boot).
-  const k0 = B * 0.05;
+  const k0 = Math.round(B * 0.05);
   const k = (f: number, text: string) => {
     const at = Math.round(B * f);
     lines.push({ at, line: `${kernelStamp(Math.max(0, at - k0))} ${text}` });

@@ -150,6 +150,8 @@ interface Outgoing {
   stalled: boolean;
   failure: { phase: MigrationPhase; iteration: number; message: string | undefined } | undefined;
   round: TimerHandle | undefined;
+  roundStart: number;
+  roundBytes: number;
   timers: TimerHandle[];
   progressTimer: TimerHandle | undefined;
   done: boolean;
@@ -1223,6 +1225,8 @@ export class SimNode implements NodeDriver {
         stalled: false,
         failure: failure ? { phase: failure.phase, iteration: failure.iteration, message: failure.message } : undefined,
         round: undefined,
+        roundStart: 0,
+        roundBytes: 0,
         timers: [],
         progressTimer: undefined,
         done: false,
@@ -1317,6 +1321,9 @@ export class SimNode implements NodeDriver {
     }
     m.iteration++;
     const ms = sendMs(bytes, m.bandwidth);
+    m.roundStart = this.clock.now();
+    m.roundBytes = bytes;
+    m.remaining = bytes;
     m.round = this.clock.setTimer(ms, () => this.#migrationRoundDone(m, bytes, ms));
   }
 
@@ -1454,10 +1461,14 @@ export class SimNode implements NodeDriver {
   }
 
   #progress(m: Outgoing): MigrationProgress {
+    // Mid-round, the part of the round already on the wire counts as processed.
+    const inFlight = m.round
+      ? Math.min(m.roundBytes, Math.floor(((this.clock.now() - m.roundStart) / 1000) * m.bandwidth))
+      : 0;
     const p: MigrationProgress = {
       dataTotal: m.d.size.guestMemoryBytes,
-      dataProcessed: m.sent,
-      dataRemaining: m.remaining,
+      dataProcessed: m.sent + inFlight,
+      dataRemaining: m.remaining - inFlight,
       iteration: m.iteration,
       elapsedMs: this.clock.now() - m.startedAt,
     };
