@@ -35,7 +35,7 @@ export {
   sendMs,
 } from './migration-model.ts';
 export { cpuToMillis, formatBytes, memoryToBytes, parseQuantity } from './quantity.ts';
-export { DEFAULT_CPU_ALLOCATION_RATIO, type DomainSize, domainSize, imageRepository, imagesOf } from './resources.ts';
+export { type DomainSize, domainSize, imageRepository, imagesOf } from './resources.ts';
 export { Rng, type Seed } from './rng.ts';
 export { SIM_ANNOTATIONS, SIM_VERSION, SimNode, type SimNodeOptions } from './sim-node.ts';
 export { formatOffset, Trace, type TraceEntry, type TraceKind, type TraceOptions } from './trace.ts';

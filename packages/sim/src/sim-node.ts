@@ -60,7 +60,7 @@ import { bootScript, heartbeatLine, panicLines, powerDownLine, READY_PREFIX, res
 import { GuestTimers } from './guest-timers.ts';
 import { canSwitchOver, dirtiedBytes, sendMs } from './migration-model.ts';
 import { cpuToMillis, formatBytes, memoryToBytes, parseQuantity } from './quantity.ts';
-import { DEFAULT_CPU_ALLOCATION_RATIO, type DomainSize, domainSize, imageRepository, imagesOf } from './resources.ts';
+import { type DomainSize, domainSize, imageRepository, imagesOf } from './resources.ts';
 import type { Rng } from './rng.ts';
 
 export const SIM_VERSION = '0.1.0';
@@ -95,8 +95,6 @@ export interface SimNodeOptions {
   diskBytes?: number;
   /** Ratios of allocatable that may be reserved (default 1: no overcommit). */
   overcommit?: { cpu?: number; memory?: number };
-  /** vCPUs per reserved core when a VMI requests no CPU (KubeVirt default 10). */
-  cpuAllocationRatio?: number;
   hypervisor?: 'kvm' | 'qemu';
   /** `minimal`: the guest prints only its ready line and heartbeats (large simulations). */
   console?: 'full' | 'minimal';
@@ -216,7 +214,6 @@ export class SimNode implements NodeDriver {
   readonly #images: Record<string, SimImage>;
   readonly #unknownImages: 'fetch' | 'fail';
   readonly #overcommit: { cpu: number; memory: number };
-  readonly #cpuRatio: number;
   readonly #minimalConsole: boolean;
   readonly #diskBytes: number;
   #diskUsed = 0;
@@ -278,7 +275,6 @@ export class SimNode implements NodeDriver {
     this.#images = { ...DEFAULT_IMAGES, ...options.images };
     this.#unknownImages = options.unknownImages ?? 'fetch';
     this.#overcommit = { cpu: options.overcommit?.cpu ?? 1, memory: options.overcommit?.memory ?? 1 };
-    this.#cpuRatio = options.cpuAllocationRatio ?? DEFAULT_CPU_ALLOCATION_RATIO;
     this.#minimalConsole = options.console === 'minimal';
     this.#diskBytes = options.diskBytes ?? DEFAULT_DISK_BYTES;
     this.fabric.add(this);
@@ -857,7 +853,7 @@ export class SimNode implements NodeDriver {
       );
     }
     if (!def.id || !def.uid) return this.#refuse(this.#err('InvalidSpec', 'domain id and uid are required'));
-    const size = domainSize(def.spec, this.#cpuRatio);
+    const size = domainSize(def.spec);
     if (typeof size === 'string') return this.#refuse(this.#err('InvalidSpec', size));
     const refusal = this.#fitError(size);
     if (refusal) return this.#refuse(this.#err('InsufficientResources', refusal));

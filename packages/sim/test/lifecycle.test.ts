@@ -221,11 +221,11 @@ describe('capacity', () => {
     expect(mem.message).toContain('memory');
     const cpu = await rejection(run(w.clock, w.node.defineDomain(vmDef('c', { memory: '64Mi', cpu: '2' }))));
     expect(cpu.reason).toBe('InsufficientResources');
-    await run(w.clock, w.node.defineDomain(vmDef('d', { memory: '64Mi' })));
-    await run(w.clock, w.node.defineDomain(vmDef('e', { memory: '64Mi' })));
-    const vms = await rejection(run(w.clock, w.node.defineDomain(vmDef('f', { memory: '64Mi' }))));
+    await run(w.clock, w.node.defineDomain(vmDef('d', { memory: '64Mi', cpu: '100m' })));
+    await run(w.clock, w.node.defineDomain(vmDef('e', { memory: '64Mi', cpu: '100m' })));
+    const vms = await rejection(run(w.clock, w.node.defineDomain(vmDef('f', { memory: '64Mi', cpu: '100m' }))));
     expect(vms.reason).toBe('InsufficientResources');
-    expect(w.node.used).toEqual({ cpuMillis: 300, memoryBytes: (768 + 128) * 2 ** 20, vms: 3 });
+    expect(w.node.used).toEqual({ cpuMillis: 1200, memoryBytes: (768 + 128) * 2 ** 20, vms: 3 });
   });
 
   it('subtracts the reserve and allows memory overcommit only when asked', async () => {

@@ -46,11 +46,11 @@ describe('pre-copy model', () => {
 });
 
 describe('domain sizing', () => {
-  it('derives vCPUs, memory and KubeVirt-style CPU requests', () => {
+  it('derives vCPUs, memory and CPU requests as the engine scheduler does', () => {
     expect(domainSize(vmDef('a', { cores: 2, memory: '1Gi' }).spec)).toEqual({
       vcpus: 2,
       guestMemoryBytes: 2 ** 30,
-      cpuMillis: 200,
+      cpuMillis: 2000,
       memoryBytes: 2 ** 30,
     });
     expect(domainSize(vmDef('a', { cpu: '1500m' }).spec)).toMatchObject({ cpuMillis: 1500 });
