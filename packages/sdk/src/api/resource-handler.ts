@@ -13,6 +13,15 @@ import type {
   WatchEvent,
   WatchOptions,
 } from '@virtkit/engine';
+import {
+  applyJsonPatch,
+  applyMergePatch,
+  ConflictError,
+  defaultObject,
+  InvalidSpecError,
+  NotFoundError,
+  validateObject,
+} from '@virtkit/engine';
 import { bodyText, decodeBody, decodeYaml, parseMediaTypes, requireObject } from './body.ts';
 import {
   contentTypeOf,
@@ -91,6 +100,7 @@ function subject(r: ServedResource, name: string | undefined): Parameters<typeof
     qualifiedResource: qualifiedName(r),
     group: r.group,
     plural: r.plural,
+    kind: r.kind,
   };
   if (name !== undefined) s.name = name;
   return s;
@@ -145,9 +155,18 @@ function admit(
   return obj as KubeObject;
 }
 
-function validate(ctx: HandlerContext, obj: KubeObject): void {
-  const v = ctx.options.validate;
-  if (typeof v === 'function') v(obj);
+/**
+ * What the apiserver and KubeVirt's webhooks do to an object before it is stored: defaults (unless turned
+ * off), then validation — every cause at once as 422 Invalid; fields virtkit does not support come back as
+ * warnings, never dropped.
+ */
+function prepare(ctx: HandlerContext, submitted: KubeObject): { obj: KubeObject; warnings: string[] } {
+  const obj = ctx.options.defaults === false ? submitted : defaultObject(submitted);
+  const validator = ctx.options.validate ?? validateObject;
+  if (validator === false) return { obj, warnings: [] };
+  const { causes, warnings } = validator(obj);
+  if (causes.length > 0) throw new InvalidSpecError(obj.kind, obj.metadata.name ?? '', causes);
+  return { obj, warnings };
 }
 
 function kindOf(r: ServedResource): Kind {
@@ -162,7 +181,9 @@ function respondObject(
   rc: RequestContext,
   obj: KubeObject,
   status = 200,
+  warnings: readonly string[] = [],
 ): ApiResponse {
+  const headers = warningHeaders(warnings);
   if (rep.as === 'table') {
     const table = toTable([served(r, obj)], {
       kind: r.kind,
@@ -171,10 +192,32 @@ function respondObject(
       apiVersion: rep.apiVersion,
       ...(obj.metadata.resourceVersion === undefined ? {} : { resourceVersion: obj.metadata.resourceVersion }),
     });
-    return jsonResponse(status, table, contentTypeOf(rep));
+    return withHeaders(jsonResponse(status, table, contentTypeOf(rep)), headers);
   }
-  if (rep.as === 'partial') return jsonResponse(status, partialObject(rep.apiVersion, obj), contentTypeOf(rep));
-  return { status, headers: { 'content-type': 'application/json' }, body: servedJson(r, obj) };
+  if (rep.as === 'partial') {
+    return withHeaders(jsonResponse(status, partialObject(rep.apiVersion, obj), contentTypeOf(rep)), headers);
+  }
+  return { status, headers: { 'content-type': 'application/json', ...headers }, body: servedJson(r, obj) };
+}
+
+function withHeaders(res: ApiResponse, headers: Record<string, string>): ApiResponse {
+  Object.assign(res.headers, headers);
+  return res;
+}
+
+/** Most warnings sent with one response; the rest are summarized. */
+const MAX_WARNINGS = 25;
+
+/**
+ * RFC 7234 `Warning` headers (code 299), as the apiserver sends them; kubectl prints each as `Warning: ...`.
+ * The text is reduced to printable ASCII so it survives as a quoted-string.
+ */
+export function warningHeaders(warnings: readonly string[]): Record<string, string> {
+  if (warnings.length === 0) return {};
+  const shown = warnings.slice(0, MAX_WARNINGS);
+  if (warnings.length > MAX_WARNINGS) shown.push(`${warnings.length - MAX_WARNINGS} more warnings not shown`);
+  const quoted = shown.map((w) => `299 - "${w.replace(/[^\x20-\x7e]/g, '?').replace(/["\\]/g, (c) => `\\${c}`)}"`);
+  return { warning: quoted.join(', ') };
 }
 
 function includeObject(rc: RequestContext): 'None' | 'Metadata' | 'Object' {
@@ -384,13 +427,13 @@ async function create(ctx: HandlerContext, rc: RequestContext, route: ResourceRo
   const r = route.resource;
   const kind = kindOf(r);
   const rep = negotiate(rc.headers.get('accept'));
-  const obj = admit(r, decodeRequestObject(rc), route.namespace, undefined);
-  const meta = obj.metadata;
+  const submitted = admit(r, decodeRequestObject(rc), route.namespace, undefined);
+  const meta = submitted.metadata;
   if (!meta.name) {
     if (meta.generateName) meta.name = generateName(meta.generateName);
     else throw invalidField(r.kind, 'metadata.name', 'FieldValueRequired', 'name or generateName is required');
   }
-  validate(ctx, obj);
+  const { obj, warnings } = prepare(ctx, submitted);
   if (dryRun(rc.query)) {
     const existing = await ctx.options.store.tryGet(kind, meta.namespace, meta.name);
     if (existing) {
@@ -398,40 +441,39 @@ async function create(ctx: HandlerContext, rc: RequestContext, route: ResourceRo
         statusOf(409, 'AlreadyExists', `${qualifiedName(r)} "${meta.name}" already exists`, details(r, meta.name)),
       );
     }
-    return respondObject(r, rep, ctx, rc, obj, 201);
+    return respondObject(r, rep, ctx, rc, obj, 201, warnings);
   }
   const created = (await ctx.options.store.create(kind, obj as KindMap[typeof kind])) as KubeObject;
-  return respondObject(r, rep, ctx, rc, created, 201);
+  return respondObject(r, rep, ctx, rc, created, 201, warnings);
 }
 
 function details(r: ServedResource, name: string): StatusDetails {
   return { name, group: r.group, kind: r.plural };
 }
 
+/** Writes an admitted object: `update`, or `updateStatus` for the status subresource. */
+async function write(ctx: HandlerContext, kind: Kind, obj: KubeObject, status: boolean): Promise<KubeObject> {
+  const store = ctx.options.store;
+  return (await (status
+    ? store.updateStatus(kind, obj as KindMap[typeof kind])
+    : store.update(kind, obj as KindMap[typeof kind]))) as KubeObject;
+}
+
 async function update(ctx: HandlerContext, rc: RequestContext, route: ResourceRoute): Promise<ApiResponse> {
   const r = route.resource;
   const kind = kindOf(r);
   const rep = negotiate(rc.headers.get('accept'));
-  const obj = admit(r, decodeRequestObject(rc), route.namespace, route.name);
-  const store = ctx.options.store;
-  if (route.subresource === 'status') {
-    if (dryRun(rc.query)) return respondObject(r, rep, ctx, rc, obj);
-    const updated = (await store.updateStatus(kind, obj as KindMap[typeof kind])) as KubeObject;
-    return respondObject(r, rep, ctx, rc, updated);
-  }
-  validate(ctx, obj);
+  const submitted = admit(r, decodeRequestObject(rc), route.namespace, route.name);
+  const status = route.subresource === 'status';
+  const { obj, warnings } = status ? { obj: submitted, warnings: [] } : prepare(ctx, submitted);
   if (dryRun(rc.query)) {
-    await store.get(kind, route.namespace, route.name!);
-    return respondObject(r, rep, ctx, rc, obj);
+    await ctx.options.store.get(kind, route.namespace, route.name!);
+    return respondObject(r, rep, ctx, rc, obj, 200, warnings);
   }
-  const updated = (await store.update(kind, obj as KindMap[typeof kind])) as KubeObject;
-  return respondObject(r, rep, ctx, rc, updated);
+  return respondObject(r, rep, ctx, rc, await write(ctx, kind, obj, status), 200, warnings);
 }
 
-async function patch(ctx: HandlerContext, rc: RequestContext, route: ResourceRoute): Promise<ApiResponse> {
-  const r = route.resource;
-  const kind = kindOf(r);
-  const rep = negotiate(rc.headers.get('accept'));
+function patchTypeOf(rc: RequestContext): PatchType | 'apply' {
   const type = parseMediaTypes(rc.headers.get('content-type'))[0]?.type ?? '';
   const patchType = PATCH_TYPES[type];
   if (patchType === undefined) {
@@ -441,37 +483,79 @@ async function patch(ctx: HandlerContext, rc: RequestContext, route: ResourceRou
       `the body of the request was in an unknown format - accepted media types include: ${Object.keys(PATCH_TYPES).join(', ')}`,
     );
   }
-  if (dryRun(rc.query)) throw badRequest('dryRun is not supported for patch yet');
+  return patchType;
+}
+
+/** How often a patch is re-applied when the object changed between reading and writing it. */
+const PATCH_RETRIES = 5;
+
+/**
+ * Patches are applied here, not in the store, so the result goes through defaulting and validation like
+ * any write. The read-modify-write is optimistic: when someone else wrote in between, the patch is applied
+ * again to the new state — unless the patch itself named a resourceVersion, which then is a precondition.
+ */
+async function patch(ctx: HandlerContext, rc: RequestContext, route: ResourceRoute): Promise<ApiResponse> {
+  const r = route.resource;
+  const kind = kindOf(r);
+  const rep = negotiate(rc.headers.get('accept'));
+  const patchType = patchTypeOf(rc);
+  const isDryRun = dryRun(rc.query);
   const text = bodyText(rc.body);
   const store = ctx.options.store;
-  const options = route.subresource === 'status' ? { subresource: 'status' as const } : {};
+  const status = route.subresource === 'status';
+  const name = route.name!;
+  let body: unknown;
   if (patchType === 'apply') {
     // Server-side apply, simplified: create when absent, else merge the applied configuration in. Field
-    // ownership (managedFields) and conflict detection between managers are not tracked.
+    // ownership (managedFields) and conflicts between field managers are not tracked.
     if (!rc.query.get('fieldManager')) {
       throw invalidField('PatchOptions', 'fieldManager', 'FieldValueRequired', 'is required for apply requests');
     }
-    const applied = admit(r, decodeYaml(text), route.namespace, route.name);
-    const existing = await store.tryGet(kind, route.namespace, route.name!);
-    if (!existing) {
-      if (route.subresource === 'status') throw notFound(`${qualifiedName(r)} "${route.name}" not found`);
-      validate(ctx, applied);
+    body = admit(r, decodeYaml(text), route.namespace, name);
+    (body as KubeObject).apiVersion = r.apiVersion;
+  } else {
+    body = decodeBody(text, 'application/json');
+    if (body === undefined) throw badRequest('the patch in the request body is empty');
+    if (patchType === 'json' && !Array.isArray(body)) {
+      throw badRequest('a JSON patch (application/json-patch+json) must be an array of operations');
+    }
+    if (patchType !== 'json' && (typeof body !== 'object' || body === null || Array.isArray(body))) {
+      throw badRequest('a merge patch must be a JSON object');
+    }
+  }
+  for (let attempt = 0; ; attempt++) {
+    const current = (await store.tryGet(kind, route.namespace, name)) as KubeObject | undefined;
+    if (!current) {
+      if (patchType !== 'apply' || status) throw new NotFoundError(r.kind, name, route.namespace);
+      const { obj, warnings } = prepare(ctx, body as KubeObject);
+      (obj as KubeObject).apiVersion = r.storageApiVersion;
+      if (isDryRun) return respondObject(r, rep, ctx, rc, obj, 201, warnings);
       return respondObject(
         r,
         rep,
         ctx,
         rc,
-        (await store.create(kind, applied as KindMap[typeof kind])) as KubeObject,
+        (await store.create(kind, obj as KindMap[typeof kind])) as KubeObject,
         201,
+        warnings,
       );
     }
-    const patched = (await store.patch(kind, route.namespace, route.name!, 'merge', applied, options)) as KubeObject;
-    return respondObject(r, rep, ctx, rc, patched);
+    const base = served(r, current);
+    const patched =
+      patchType === 'json' ? applyJsonPatch(base, body, { kind: r.kind, name }) : applyMergePatch(base, body);
+    const next = admit(r, patched, route.namespace, name);
+    const currentRv = current.metadata.resourceVersion;
+    // A resourceVersion the patch sets is a precondition; otherwise the write is conditional on what we read.
+    const ownPrecondition = next.metadata.resourceVersion !== undefined && next.metadata.resourceVersion !== currentRv;
+    if (!next.metadata.resourceVersion && currentRv !== undefined) next.metadata.resourceVersion = currentRv;
+    const { obj, warnings } = status ? { obj: next, warnings: [] } : prepare(ctx, next);
+    if (isDryRun) return respondObject(r, rep, ctx, rc, obj, 200, warnings);
+    try {
+      return respondObject(r, rep, ctx, rc, await write(ctx, kind, obj, status), 200, warnings);
+    } catch (err) {
+      if (!(err instanceof ConflictError) || ownPrecondition || attempt >= PATCH_RETRIES) throw err;
+    }
   }
-  const body = decodeBody(text, 'application/json');
-  if (body === undefined) throw badRequest('the patch in the request body is empty');
-  const patched = (await store.patch(kind, route.namespace, route.name!, patchType, body, options)) as KubeObject;
-  return respondObject(r, rep, ctx, rc, patched);
 }
 
 const PROPAGATION = new Set(['Background', 'Foreground', 'Orphan']);

@@ -97,6 +97,8 @@ export interface ErrorSubject {
   qualifiedResource?: string;
   group?: string;
   plural?: string;
+  /** The Kind, e.g. `VirtualMachine`: 422 Invalid Statuses name the kind, not the resource. */
+  kind?: string;
   name?: string;
 }
 
@@ -117,9 +119,11 @@ export function statusFromError(err: unknown, subject: ErrorSubject = {}): Statu
       message = `${what} "${subject.name}" already exists`;
     if (err instanceof InvalidSpecError) {
       details.causes = err.causes.map((c) => ({ type: c.reason, field: c.field, message: c.message }));
-      if (what && subject.name !== undefined) {
+      if (subject.kind !== undefined) details.kind = subject.kind;
+      if (subject.kind !== undefined && subject.name !== undefined) {
         const list = err.causes.map((c) => `${c.field}: ${c.message}`).join(', ');
-        message = `${what} "${subject.name}" is invalid: ${list}`;
+        const qualifiedKind = subject.group ? `${subject.kind}.${subject.group}` : subject.kind;
+        message = `${qualifiedKind} "${subject.name}" is invalid: ${list}`;
       }
     }
     if (err.code === 'Conflict' && what && subject.name !== undefined && !err.message.includes(subject.name)) {

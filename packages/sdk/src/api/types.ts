@@ -1,5 +1,5 @@
 /** The transport-free request/response shapes of the API server, shared by node:http and msw handlers. */
-import type { Clock, KubeObject, ResourceStore } from '@virtkit/engine';
+import type { Clock, FieldCause, KubeObject, ResourceStore } from '@virtkit/engine';
 import type { WatchBufferLimits, WatchStream } from './watch-stream.ts';
 
 export interface ApiRequest {
@@ -40,8 +40,11 @@ export interface ApiActions {
   softReboot(namespace: string, name: string): Promise<unknown>;
 }
 
-/** Checks an object before it is stored; throws `InvalidSpecError` (answered as 422 with causes). */
-export type ObjectValidator = (obj: KubeObject) => void;
+/**
+ * Checks an object before it is stored: causes make the request fail with 422 Invalid (every cause listed);
+ * warnings are sent back as `Warning` headers. The engine's `validateObject` has this shape.
+ */
+export type ObjectValidator = (obj: KubeObject) => { causes: FieldCause[]; warnings: string[] };
 
 export interface ApiHandlerOptions {
   store: ResourceStore;
@@ -54,8 +57,10 @@ export interface ApiHandlerOptions {
   maxBodyBytes?: number;
   /** Per-watcher buffer bounds; a watcher that falls further behind is closed with 410. */
   watchLimits?: Partial<WatchBufferLimits>;
-  /** Validation on create/update/patch. Default: the engine's validators. `false`: none. */
+  /** Validation on create/update/patch. Default: the engine's `validateObject`. `false`: none. */
   validate?: ObjectValidator | false;
+  /** Apply KubeVirt's defaults on create/update/patch, as its mutating webhook does. Default true. */
+  defaults?: boolean;
   /** `host:port` reported in `/api` (serverAddressByClientCIDRs). */
   serverAddress?: string;
 }
