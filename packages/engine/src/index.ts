@@ -107,7 +107,10 @@ export {
   SUPPORTED_FIELDS,
   validateLabelSelector,
 } from './store/selectors.ts';
+export { STORE_APPLICATION_ID, STORE_SCHEMA_VERSION, StoreLockedError } from './store/sqlite-backend.ts';
+export { SqliteStore } from './store/sqlite-store.ts';
 export {
+  DEFAULT_HISTORY_LIMIT,
   type StoreBackend,
   StoreCore,
   type StoreEvent,

@@ -82,6 +82,8 @@ const FOREGROUND = 'foregroundDeletion';
 const ORPHAN = 'orphan';
 const SUFFIX_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
 const DEFAULT_MAX_OBJECT_BYTES = 1536 * 1024;
+/** Default `historyLimit`. */
+export const DEFAULT_HISTORY_LIMIT = 10_000;
 
 type WorkItem = { t: 'collect'; uid: string } | { t: 'foreground'; uid: string } | { t: 'release'; uid: string };
 
@@ -195,7 +197,7 @@ export class StoreCore implements ResourceStore {
     this.#bookmarkIntervalMs = positive('bookmarkIntervalMs', 60_000);
     this.#watchBufferLimit = positive('watchBufferLimit', 10_000);
     this.#maxObjectBytes = positive('maxObjectBytes', DEFAULT_MAX_OBJECT_BYTES);
-    const historyLimit = positive('historyLimit', 10_000);
+    const historyLimit = positive('historyLimit', DEFAULT_HISTORY_LIMIT);
     this.#backend = backend;
     this.#rv = state?.resourceVersion ?? 0;
     const history = state?.history.slice(-historyLimit) ?? [];
