@@ -83,6 +83,10 @@ interface Tracked {
   consoleSubs: Set<(line: string | null) => void>;
   migration?: MigrationProgress | undefined;
   migrationTarget?: string | undefined;
+  /** Stopped/Migrated held back until the migration call reported completion. */
+  heldStop?: LifecycleEvent | undefined;
+  /** Arriving by migration, not yet running here. */
+  incoming?: boolean;
   /** Serialises event handling and operations for one domain. */
   chain: Promise<void>;
 }
@@ -495,7 +499,7 @@ export class LibvirtNodeDriver implements NodeDriver {
   async getDomain(id: string): Promise<DomainInfo | undefined> {
     const client = await this.connect();
     const t = this.#tracked.get(id);
-    if (!t) return undefined;
+    if (!t || t.incoming) return undefined;
     try {
       return await this.#domainInfo(client, t);
     } catch (err) {
@@ -509,6 +513,7 @@ export class LibvirtNodeDriver implements NodeDriver {
     const client = await this.connect();
     const out: DomainInfo[] = [];
     for (const t of [...this.#tracked.values()].sort((a, b) => a.id.localeCompare(b.id))) {
+      if (t.incoming) continue;
       try {
         out.push(await this.#domainInfo(client, t));
       } catch (err) {
@@ -639,7 +644,12 @@ export class LibvirtNodeDriver implements NodeDriver {
     const poller = poll();
     try {
       await client.migrateToURI(id, target.migrationUri, {
-        flags: MigrateFlags.PersistDest | MigrateFlags.UndefineSource,
+        // The disks stay where they are: nodes share the agent's storage (the same file system for agents
+        // on one machine, shared storage otherwise — KubeVirt's RWX rule). libvirt cannot see that for
+        // plain local paths and would refuse the migration as unsafe.
+        // The source definition is removed by the agent afterwards, once it has read the completed job's
+        // statistics (downtime): with UndefineSource they would vanish with the domain.
+        flags: MigrateFlags.PersistDest | MigrateFlags.Unsafe,
         migrateUri: `tcp://${targetHost}`,
         listenAddress: targetHost,
         ...(options.bandwidthBytesPerSec !== undefined
@@ -676,12 +686,17 @@ export class LibvirtNodeDriver implements NodeDriver {
       bytes = Number(done.params.data_processed ?? done.params.memory_processed ?? 0);
       iterations = Math.max(iterations, Number(done.params.memory_iteration ?? 0));
     } catch {
-      // The source domain is undefined once migrated; completed stats may be gone with it.
+      // Statistics are a report, not the result: the domain does run on the target.
     }
     t.migration = undefined;
     this.#emit({ ...base, at: this.#clock.now(), phase: 'completed', downtimeMs });
-    // Source side: Stopped/Migrated follows from the daemon; wait for it so events stay in order.
+    // Source side: Stopped/Migrated comes from the daemon (possibly already held back); release it now.
     await this.#waitTracked(id, (x) => x.norm.migratedAway, this.#opts.eventTimeoutMs ?? 10_000);
+    t.migrationTarget = undefined;
+    t.norm.migratedAway = true;
+    this.#emitLifecycle(t, t.heldStop ?? { event: 'Stopped', detail: 'Migrated' });
+    t.heldStop = undefined;
+    await client.undefine(id).catch(() => undefined);
     await this.#forget(t, false);
     return { targetNode, downtimeMs, durationMs, bytesTransferred: bytes, iterations };
   }
@@ -795,6 +810,7 @@ export class LibvirtNodeDriver implements NodeDriver {
   /** Raw daemon events are handled one domain at a time, in arrival order. */
   #onRaw(e: LifecycleEventMessage): void {
     const name = e.domain.name;
+    if (process.env.VIRTKIT_AGENT_DEBUG) console.error(`[${this.nodeName}] raw ${name} ${e.event}/${e.detail}`);
     const known = this.#tracked.get(name);
     const run = async () => {
       let t = this.#tracked.get(name);
@@ -811,6 +827,12 @@ export class LibvirtNodeDriver implements NodeDriver {
         }
         if (!meta || !this.#owns(meta) || this.#tracked.has(name)) return;
         t = this.#track(name, meta, 'off');
+        if (e.event === 'Started' && e.detail === 'Migrated') {
+          // An incoming migration has begun: the domain exists here paused and may still fail. It counts
+          // as arrived only when the daemon resumes or persists it.
+          t.incoming = true;
+          return;
+        }
         if (e.event !== 'Started') {
           // Persisting the migrated domain or resuming it are not part of the canonical sequence.
           const st = await client.getState(e.domain).catch(() => undefined);
@@ -821,6 +843,10 @@ export class LibvirtNodeDriver implements NodeDriver {
           }
           return;
         }
+      }
+      if (t.incoming) {
+        this.#applyIncoming(t, e);
+        return;
       }
       this.#applyRaw(t, e);
     };
@@ -839,6 +865,23 @@ export class LibvirtNodeDriver implements NodeDriver {
 
   readonly #pendingUntracked = new Map<string, Promise<void>>();
 
+  /** Events of a domain arriving by migration: Started/Migrated once it runs here, nothing if it fails. */
+  #applyIncoming(t: Tracked, e: LifecycleEventMessage): void {
+    if (e.event === 'Stopped' || e.event === 'Undefined') {
+      t.incoming = false;
+      void this.#forget(t, false);
+      return;
+    }
+    if ((e.event === 'Resumed' && e.detail === 'Migrated') || e.event === 'Defined') {
+      t.incoming = false;
+      t.norm.phase = 'running';
+      void fileSize(t.meta.consoleLog).then((size) => {
+        if (this.#tracked.get(t.id) === t) this.#startTail(t, size);
+      });
+      this.#emitLifecycle(t, { event: 'Started', detail: 'Migrated' });
+    }
+  }
+
   #applyRaw(t: Tracked, e: LifecycleEventMessage): void {
     const before = t.norm.phase;
     const { emit, next } = normalise(t.norm, e);
@@ -851,7 +894,13 @@ export class LibvirtNodeDriver implements NodeDriver {
         this.#startTail(t, offset);
       });
     }
-    if (emit) this.#emitLifecycle(t, emit);
+    if (emit?.event === 'Stopped' && emit.detail === 'Migrated' && t.migrationTarget !== undefined) {
+      // The daemon reports the source's stop before the migrate call returns; the port puts
+      // `migration completed` first, so the stop is released by the migration once it reported.
+      t.heldStop = emit;
+    } else if (emit) {
+      this.#emitLifecycle(t, emit);
+    }
     if (before !== 'off' && next.phase === 'off') {
       const tail = t.tail;
       t.tail = undefined;
