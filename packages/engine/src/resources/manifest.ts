@@ -10,12 +10,15 @@
  * object → YAML → object is lossless.
  */
 import {
+  Document,
   type DocumentOptions,
+  isScalar,
   type ParseOptions,
   parseAllDocuments,
+  Scalar,
   type SchemaOptions,
-  stringify,
   type Tags,
+  visit,
 } from 'yaml';
 import { VirtkitError, type VirtkitErrorOptions } from '../errors.ts';
 import type { KubeObject } from './meta.ts';
@@ -193,6 +196,20 @@ function structuredCloneJson(value: unknown, index: number): unknown {
 export function toYaml(objects: unknown | readonly unknown[]): string {
   const docs = Array.isArray(objects) ? objects : [objects];
   return docs
-    .map((d) => stringify(d, { ...YAML_OPTIONS, lineWidth: 0, minContentWidth: 0, aliasDuplicateObjects: false }))
+    .map((d) => {
+      const doc = new Document(d, { ...YAML_OPTIONS, aliasDuplicateObjects: false });
+      // A plain `<<` key would be read back as a merge key; quote it so it stays an ordinary key.
+      visit(doc, {
+        Pair(_, pair) {
+          const key = isScalar(pair.key) ? pair.key.value : pair.key;
+          if (key !== '<<') return;
+          const quoted = new Scalar('<<');
+          quoted.type = 'QUOTE_DOUBLE';
+          quoted.tag = 'tag:yaml.org,2002:str';
+          pair.key = quoted;
+        },
+      });
+      return doc.toString({ lineWidth: 0, minContentWidth: 0 });
+    })
     .join('---\n');
 }
