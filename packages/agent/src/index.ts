@@ -36,3 +36,6 @@ export {
   VIRTKIT_XMLNS,
 } from './xml/domain-xml.ts';
 export { UnsafeValueError, xmlEscape } from './xml/escape.ts';
+export { LibvirtClient, LibvirtConnectionError, LibvirtError, toDriverError } from './rpc/index.ts';
+/** The whole libvirt RPC client: constants (states, events, flags), codecs, connection, errors. */
+export * as libvirtRpc from './rpc/index.ts';
