@@ -89,8 +89,9 @@ export const DEFAULT_TIMING: TimingProfile = {
   agentStart: { median: 600, p95: 900, min: 300, max: 2000 },
   // ESTIMATE 20 s host boot + notes' ~8 s QEMU capability probe on libvirtd's first connection.
   nodeBoot: { median: 28_000, p95: 35_000, min: 22_000, max: 60_000 },
-  // ESTIMATE: the test guest prints a heartbeat; interval chosen here, the agent only needs it to be regular.
-  heartbeatMs: 10_000,
+  // The real test guest's /init prints `virtkit-guest heartbeat <n>` every second once ready
+  // (packages/agent/src/guest/init-script.ts).
+  heartbeatMs: 1000,
   // ESTIMATE: qemu-ga starts late in boot and connects over virtio-serial.
   guestAgentConnect: { median: 800, p95: 1500, min: 300, max: 4000 },
 };

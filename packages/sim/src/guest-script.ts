@@ -8,13 +8,23 @@ import type { GuestIdentity } from './cloud-init.ts';
 
 export const READY_PREFIX = 'virtkit-guest ready';
 
+/**
+ * The ready line. Without a NoCloud seed the real guest has no instance-id (`none`) and keeps the
+ * kernel's default hostname `(none)`.
+ */
 export function readyLine(id: GuestIdentity): string {
-  return `${READY_PREFIX} instance-id=${id.instanceId} hostname=${id.hostname}`;
+  return id.cloudInit
+    ? `${READY_PREFIX} instance-id=${id.instanceId} hostname=${id.hostname}`
+    : `${READY_PREFIX} instance-id=none hostname=(none)`;
 }
 
-export function heartbeatLine(seq: number, uptimeMs: number): string {
-  return `virtkit-guest heartbeat seq=${seq} uptime=${Math.floor(uptimeMs / 1000)}s`;
+/** The real test guest's heartbeat: `virtkit-guest heartbeat <n>`. */
+export function heartbeatLine(seq: number): string {
+  return `virtkit-guest heartbeat ${seq}`;
 }
+
+/** What the real test guest's acpid handler prints before powering off. */
+export const POWER_BUTTON_LINE = 'virtkit-guest: power button, powering off';
 
 /** `[   12.345678]`: the kernel's printk timestamp for a guest uptime. */
 export function kernelStamp(uptimeMs: number): string {
@@ -68,7 +78,9 @@ export function bootScript(c: BootContext): ScriptLine[] {
   k(0.45, 'Freeing unused kernel image (initmem) memory');
   k(0.5, 'Run /init as init process');
   lines.push({ at: Math.round(B * 0.6), line: 'virtkit-guest: init started' });
-  if (c.identity.cloudInit) {
+  if (!c.identity.cloudInit) {
+    lines.push({ at: Math.round(B * 0.9), line: 'virtkit-guest: no cidata seed found' });
+  } else {
     lines.push({ at: Math.round(B * 0.7), line: 'cloud-init: NoCloud seed found on LABEL=cidata' });
     lines.push({ at: Math.round(B * 0.8), line: `cloud-init: instance-id=${c.identity.instanceId}` });
     lines.push({ at: Math.round(B * 0.8), line: `cloud-init: hostname=${c.identity.hostname}` });

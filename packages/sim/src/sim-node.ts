@@ -7,15 +7,16 @@
  * Behaviour decisions (where the port leaves room), mirroring what the agent does with libvirt:
  * - Capacity: a *defined* domain reserves its CPU and memory and one VM slot whether it runs or not
  *   (libvirt itself reserves nothing, but the agent refuses a define that does not fit, so a start
- *   can never fail for capacity). A migrated-away source domain keeps its reservation until undefined.
+ *   can never fail for capacity).
  *   An incoming migration reserves on the target from `migration started` until it completes or fails.
  * - Calls on one domain are serialised like libvirt's per-domain job lock: a second `startDomain`
  *   waits for the first and then fails with `InvalidState`. `destroyDomain`, `abortMigration`,
  *   `getDomain` and `listDomains` do not queue (libvirt lets them run beside a job).
  * - `pauseDomain` on a paused domain succeeds without an event (libvirt's suspend is a no-op then);
  *   `resumeDomain` on a running one fails `InvalidState` ("domain is already running").
- * - Migration: the source keeps a shut-off domain (reason `migrated`) that the engine undefines;
- *   the target's domain appears only on completion.
+ * - Migration: on completion the source reports `Stopped/Migrated` and forgets the domain (as the agent
+ *   does: it undefines the source itself, without an `Undefined` event); the target's domain appears only
+ *   on completion.
  * - Unreachable node: a call into a crashed or partitioned node fails with `NodeUnreachable` after the
  *   client's timeout; into a live host whose agent is down, at once (connection refused). Calls in flight
  *   when the agent dies fail at once; the operation itself still completes inside libvirt. Events that
@@ -56,7 +57,15 @@ import {
 import { type Dist, sample, validateDist } from './distributions.ts';
 import { CONTROL_PLANE, type SimFabric } from './fabric.ts';
 import type { FaultTiming, MigrationPhase, NodeFault } from './faults.ts';
-import { bootScript, heartbeatLine, panicLines, powerDownLine, READY_PREFIX, restartLine } from './guest-script.ts';
+import {
+  bootScript,
+  heartbeatLine,
+  POWER_BUTTON_LINE,
+  panicLines,
+  powerDownLine,
+  READY_PREFIX,
+  restartLine,
+} from './guest-script.ts';
 import { GuestTimers } from './guest-timers.ts';
 import { canSwitchOver, dirtiedBytes, sendMs } from './migration-model.ts';
 import { cpuToMillis, formatBytes, memoryToBytes, parseQuantity } from './quantity.ts';
@@ -1020,7 +1029,7 @@ export class SimNode implements NodeDriver {
 
   #heartbeat(d: Dom): void {
     d.heartbeatSeq++;
-    this.#consoleLine(d, heartbeatLine(d.heartbeatSeq, d.guest.uptime()));
+    this.#consoleLine(d, heartbeatLine(d.heartbeatSeq));
     d.guest.schedule(this.timing.heartbeatMs, () => d.host.#heartbeat(d));
   }
 
@@ -1054,6 +1063,7 @@ export class SimNode implements NodeDriver {
     // In guest time: a paused guest handles the power button once resumed.
     d.guest.schedule(this.#ms(this.timing.acpiShutdown, d.rng), () => {
       const host = d.host;
+      host.#consoleLine(d, POWER_BUTTON_LINE);
       host.#consoleLine(d, powerDownLine(d.guest.uptime()));
       host.#lifecycle(d, { event: 'Shutdown', detail: 'Finished' });
       host.#stopped(d, 'shutdown', 'Shutdown');
@@ -1389,14 +1399,12 @@ export class SimNode implements NodeDriver {
       bytesTransferred: sent,
       iterations: m.iteration,
     };
-    // The guest (timers, identity, random stream) moves to the target; the source keeps a shut-off definition.
+    // The guest (timers, identity, random stream) moves to the target. Like the agent, the source then
+    // reports Stopped/Migrated and drops its definition (no Undefined event), releasing its reservation.
     const paused = d.state === 'paused';
-    const leftover = this.#newDom(d.def, d.size, d.image, d.rng);
-    leftover.state = 'shutoff';
-    leftover.reason = 'migrated';
-    leftover.log = d.log;
-    leftover.ignoresAcpi = d.ignoresAcpi;
-    this.#domains.set(d.id, leftover);
+    const sourceLog = d.log;
+    this.#domains.delete(d.id);
+    this.#release(d.size);
     target.#incoming.delete(d.id);
     d.host = target;
     d.state = paused ? 'paused' : 'running';
@@ -1410,8 +1418,8 @@ export class SimNode implements NodeDriver {
     m.sent = sent;
     m.remaining = 0;
     this.#migrationEvent(m, 'completed', { downtimeMs });
-    leftover.log.endRun();
-    this.#lifecycle(leftover, { event: 'Stopped', detail: 'Migrated' });
+    sourceLog.endRun();
+    this.#lifecycle(d, { event: 'Stopped', detail: 'Migrated' });
     m.resolve(result);
   }
 

@@ -22,6 +22,29 @@ describe('serial console', () => {
     expect(lines.some((l) => /^\[\s+\d+\.\d{6}\] Linux version/.test(l))).toBe(true);
   });
 
+  it('without a NoCloud seed prints what the real guest does: no instance-id, the kernel default hostname', async () => {
+    const w = world();
+    await run(w.clock, w.node.defineDomain(vmDef('a')));
+    await run(w.clock, w.node.startDomain(A));
+    await w.clock.advance(10_000);
+    const lines = w.node.consoleBacklog(A);
+    expect(lines).toContain('virtkit-guest: no cidata seed found');
+    expect(lines.at(-1)).toBe('virtkit-guest ready instance-id=none hostname=(none)');
+    expect(summary(w.events).at(-1)).toBe('n1 guest-ready console');
+  });
+
+  it('prints the power-button line before powering off on ACPI shutdown', async () => {
+    const w = world();
+    await run(w.clock, w.node.defineDomain(vmDef('a')));
+    await run(w.clock, w.node.startDomain(A));
+    await w.clock.advance(10_000);
+    await run(w.clock, w.node.shutdownDomain(A));
+    await w.clock.advance(2_000);
+    const lines = w.node.consoleBacklog(A);
+    expect(lines.at(-2)).toBe('virtkit-guest: power button, powering off');
+    expect(lines.at(-1)).toMatch(/reboot: Power down$/);
+  });
+
   it('streams backlog then live lines, and ends when the domain stops', async () => {
     const w = world(1, { timing: { heartbeatMs: 1000 } });
     await run(w.clock, w.node.defineDomain(vmDef('a')));
