@@ -26,6 +26,9 @@ export {
   translateImage,
 } from './images/translation.ts';
 export { type KvmProbeOptions, type KvmProbeResult, probeKvm } from './kvm/probe.ts';
+/** The whole libvirt RPC client: constants (states, events, flags), codecs, connection, errors. */
+export * as libvirtRpc from './rpc/index.ts';
+export { LibvirtClient, LibvirtConnectionError, LibvirtError, toDriverError } from './rpc/index.ts';
 export {
   assignTargets,
   buildDomainXml,
@@ -36,6 +39,3 @@ export {
   VIRTKIT_XMLNS,
 } from './xml/domain-xml.ts';
 export { UnsafeValueError, xmlEscape } from './xml/escape.ts';
-export { LibvirtClient, LibvirtConnectionError, LibvirtError, toDriverError } from './rpc/index.ts';
-/** The whole libvirt RPC client: constants (states, events, flags), codecs, connection, errors. */
-export * as libvirtRpc from './rpc/index.ts';
