@@ -88,6 +88,10 @@ fi
 # re-probes QEMU on every call (tens of seconds per define).
 if [ -e /dev/kvm ]; then
   getent group kvm >/dev/null || groupadd --system kvm
+  if id libvirt-qemu >/dev/null 2>&1 && ! id -nG libvirt-qemu | tr ' ' '\n' | grep -qx kvm; then
+    usermod -aG kvm libvirt-qemu
+    step "kvm: added libvirt-qemu to group kvm"
+  fi
   if [ "$(stat -c '%G %a' /dev/kvm)" != "kvm 660" ]; then
     chgrp kvm /dev/kvm && chmod 660 /dev/kvm
     step "kvm: /dev/kvm set to root:kvm 0660"
@@ -112,12 +116,15 @@ stop_daemon() {
   pid="$(pid_of "$pidfile" "$name")" || return 0
   kill -TERM "$pid"
   for i in $(seq 1 100); do
-    [ -d "/proc/$pid" ] || return 0
+    # Gone, or a zombie (PID 1 here reaps orphans only now and then).
+    [ -r "/proc/$pid/stat" ] || return 0
+    [ "$(sed -E 's/^.*\) (.).*$/\1/' "/proc/$pid/stat" 2>/dev/null)" != Z ] || return 0
     sleep 0.1
   done
   die "$name (pid $pid) did not stop within 10 s"
 }
 answers() { timeout 30 virsh -q -c qemu:///system version >/dev/null 2>&1; }
+tcp_listening() { timeout 2 bash -c ": </dev/tcp/127.0.0.1/$TCP_PORT" 2>/dev/null; }
 
 if pid="$(pid_of /run/virtlogd.pid virtlogd)"; then
   step "virtlogd: running (pid $pid)"
@@ -127,10 +134,11 @@ else
 fi
 
 if pid="$(pid_of /run/libvirtd.pid libvirtd)"; then
-  if [ "$changed" = 1 ]; then
+  if [ "$changed" = 1 ] || ! tcp_listening; then
+    # New config, or started without --listen by someone else: restart it our way.
     stop_daemon /run/libvirtd.pid libvirtd
     libvirtd -d --listen
-    step "libvirtd: restarted for new config (was pid $pid)"
+    step "libvirtd: restarted (config changed or no TCP listener; was pid $pid)"
   else
     step "libvirtd: running (pid $pid)"
   fi
@@ -146,6 +154,8 @@ until [ -S "$SOCK" ] && answers; do
   sleep 0.2
 done
 step "socket: $SOCK answers ($(virsh -q -c qemu:///system version 2>/dev/null | sed -n 's/^Running hypervisor: //p'))"
+tcp_listening || die "libvirtd does not listen on 127.0.0.1:$TCP_PORT"
+step "tcp: 127.0.0.1:$TCP_PORT listening (migration)"
 
 start=$SECONDS
 virsh -q -c qemu:///system domcapabilities --virttype qemu >/dev/null
