@@ -360,15 +360,6 @@ function watch(ctx: HandlerContext, rc: RequestContext, route: ResourceRoute): A
   const kind = kindOf(r);
   const rep = negotiate(rc.headers.get('accept'));
   const q = rc.query;
-  if (boolParam(q, 'sendInitialEvents')) {
-    // As an apiserver without the WatchList feature: client-go then falls back to list + watch.
-    throw invalidField(
-      'ListOptions',
-      'sendInitialEvents',
-      'FieldValueForbidden',
-      'sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled',
-    );
-  }
   const timeout = intParam(q, 'timeoutSeconds');
   if (timeout !== undefined && timeout < 0) throw badRequest('query parameter timeoutSeconds: must not be negative');
   const options: WatchOptions = { ...listOptions(route, q) };
@@ -377,8 +368,27 @@ function watch(ctx: HandlerContext, rc: RequestContext, route: ResourceRoute): A
   const rv = q.get('resourceVersion');
   if (rv) options.resourceVersion = rv;
   if (boolParam(q, 'allowWatchBookmarks')) options.allowBookmarks = true;
+  // Streaming lists (WatchList): the current state as ADDED events, then a bookmark marking their end.
+  let markInitialEnd = false;
+  if (boolParam(q, 'sendInitialEvents')) {
+    const problem = !options.allowBookmarks
+      ? ['allowWatchBookmarks', 'sendInitialEvents requires allowWatchBookmarks=true']
+      : q.get('resourceVersionMatch') !== 'NotOlderThan'
+        ? ['resourceVersionMatch', 'sendInitialEvents requires resourceVersionMatch=NotOlderThan']
+        : rv && rv !== '0'
+          ? ['resourceVersion', 'sendInitialEvents is supported from resourceVersion "" or "0" only']
+          : undefined;
+    if (problem) throw invalidField('ListOptions', problem[0]!, 'FieldValueForbidden', problem[1]!);
+    markInitialEnd = true;
+  }
   const include = rep.as === 'table' ? includeObject(rc) : 'Metadata';
   const encode = (ev: WatchEvent): string => {
+    if (ev.type === 'BOOKMARK' && markInitialEnd) {
+      // The store's first bookmark follows the initial events.
+      markInitialEnd = false;
+      const meta = { ...ev.object.metadata, annotations: { 'k8s.io/initial-events-end': 'true' } };
+      return eventLine('BOOKMARK', JSON.stringify(served(r, { ...ev.object, metadata: meta })));
+    }
     if (ev.type === 'BOOKMARK' || rep.as === 'json' || rep.as === 'discovery')
       return eventLine(ev.type, servedJson(r, ev.object));
     if (rep.as === 'partial') return eventLine(ev.type, JSON.stringify(partialObject(rep.apiVersion, ev.object)));
