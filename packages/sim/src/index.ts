@@ -37,5 +37,14 @@ export {
 export { cpuToMillis, formatBytes, memoryToBytes, parseQuantity } from './quantity.ts';
 export { type DomainSize, domainSize, imageRepository, imagesOf } from './resources.ts';
 export { Rng, type Seed } from './rng.ts';
+export {
+  type SimEngineHandle,
+  type SimEngineWiring,
+  SimEnv,
+  type SimEnvNodeSpec,
+  type SimEnvOptions,
+  type SimNodeDefaults,
+  type WaitOptions,
+} from './sim-env.ts';
 export { SIM_ANNOTATIONS, SIM_VERSION, SimNode, type SimNodeOptions } from './sim-node.ts';
 export { formatOffset, Trace, type TraceEntry, type TraceKind, type TraceOptions } from './trace.ts';
