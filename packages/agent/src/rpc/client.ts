@@ -104,6 +104,23 @@ export interface JobStats {
   raw: TypedParam[];
 }
 
+/** `virsh domjobinfo` in the fixed layout of virDomainJobInfo. */
+export interface JobInfo {
+  type: (typeof JOB_TYPE_NAMES)[number];
+  typeCode: number;
+  timeElapsedMs: number;
+  timeRemainingMs: number;
+  dataTotal: number;
+  dataProcessed: number;
+  dataRemaining: number;
+  memTotal: number;
+  memProcessed: number;
+  memRemaining: number;
+  fileTotal: number;
+  fileProcessed: number;
+  fileRemaining: number;
+}
+
 /** A decoded lifecycle event. `event`/`detail` are virsh's words (see `LIFECYCLE_DETAIL_NAMES`). */
 export interface LifecycleEventMessage {
   domain: Domain;
@@ -470,6 +487,33 @@ export class LibvirtClient {
         const typeCode = r.readInt();
         const raw = r.readArray(readTypedParam, JOB_STATS_MAX);
         return { type: JOB_TYPE_NAMES[typeCode] ?? 'none', typeCode, params: typedParamsToRecord(raw), raw };
+      },
+    );
+  }
+
+  /** The older fixed-layout job info (`virDomainGetJobInfo`); `jobStats` returns more. Times in ms, sizes in bytes. */
+  async getJobInfo(dom: DomainRef): Promise<JobInfo> {
+    const d = await this.#resolve(dom);
+    return this.#conn.call(
+      Proc.DomainGetJobInfo,
+      (w) => writeDomain(w, d),
+      (r) => {
+        const typeCode = r.readInt();
+        return {
+          type: JOB_TYPE_NAMES[typeCode] ?? 'none',
+          typeCode,
+          timeElapsedMs: r.readUhyperNumber(),
+          timeRemainingMs: r.readUhyperNumber(),
+          dataTotal: r.readUhyperNumber(),
+          dataProcessed: r.readUhyperNumber(),
+          dataRemaining: r.readUhyperNumber(),
+          memTotal: r.readUhyperNumber(),
+          memProcessed: r.readUhyperNumber(),
+          memRemaining: r.readUhyperNumber(),
+          fileTotal: r.readUhyperNumber(),
+          fileProcessed: r.readUhyperNumber(),
+          fileRemaining: r.readUhyperNumber(),
+        };
       },
     );
   }

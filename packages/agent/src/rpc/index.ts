@@ -8,6 +8,7 @@ export {
   type DomainInfoResult,
   type DomainRef,
   type DomainStateInfo,
+  type JobInfo,
   type JobStats,
   LibvirtClient,
   type LifecycleEventMessage,

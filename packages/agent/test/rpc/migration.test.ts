@@ -57,6 +57,10 @@ describe('two libvirtd instances on one machine', () => {
     expect(Number(stats.params.data_remaining)).toBeGreaterThan(0);
     expect(stats.params.time_elapsed).toBeGreaterThanOrEqual(0);
     expect(stats.params.memory_iteration).toBeGreaterThanOrEqual(1);
+    const info = await ca.getJobInfo(d);
+    expect(info.type).toBe('unbounded');
+    expect(info.dataTotal).toBe(stats.params.data_total);
+    expect(info.memTotal).toBe(stats.params.memory_total);
     await ca.migrateSetMaxDowntime(d, 50);
     expect(await ca.migrateGetMaxDowntime(d)).toBe(50);
 
