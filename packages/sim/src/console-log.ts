@@ -72,10 +72,10 @@ export class ConsoleLog {
     for (const w of ws) w.reject(error);
   }
 
-  /** Backlog of the current run (or everything held, `fromStart`), then live lines. */
-  async *read(fromStart: boolean, signal?: AbortSignal): AsyncGenerator<string> {
+  /** What is held of the current (or last) run, then live lines. */
+  async *read(signal?: AbortSignal): AsyncGenerator<string> {
     const gen = this.#failGen;
-    let pos = fromStart ? this.#first : Math.max(this.#runStart, this.#first);
+    let pos = Math.max(this.#runStart, this.#first);
     for (;;) {
       if (signal?.aborted) return;
       if (gen !== this.#failGen) throw this.#failure;

@@ -21,8 +21,9 @@
  *   client's timeout; into a live host whose agent is down, at once (connection refused). Calls in flight
  *   when the agent dies fail at once; the operation itself still completes inside libvirt. Events that
  *   happen while the control plane cannot hear the node are lost (recorded as `dropped` in the trace).
- * - `console(id)` yields the backlog of the domain's current run (`fromStart: true`: everything still
- *   held, across runs), then live lines until the domain stops or the signal aborts.
+ * - `console(id)` yields what is held of the domain's current (or last) run — the lines since its last
+ *   start, bounded — then live lines until the domain stops or the signal aborts. Like the agent, whose
+ *   `fromStart` re-reads the same lines from the log file, `fromStart` changes nothing here.
  */
 import {
   type Clock,
@@ -427,7 +428,7 @@ export class SimNode implements NodeDriver {
           if (!d) throw node.#notFound(id);
           return d.log;
         });
-        yield* log.read(options.fromStart ?? false, options.signal);
+        yield* log.read(options.signal);
       },
     };
   }
