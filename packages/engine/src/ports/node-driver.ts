@@ -186,6 +186,8 @@ export interface NodeDriver {
    * Idempotent by `uid`. Fails with `InsufficientResources` when it does not fit the node's allocatable
    * capacity, `ImageFetchFailed`/`DiskFull` for image problems, `DomainExists` when a domain with the same
    * id but another uid exists.
+   * Capacity: every *defined* domain holds its CPU, memory (sized by `vmiSpecResources`) and one VM slot
+   * whether it runs or not, until it is undefined (or migrated away), so a start never fails for capacity.
    */
   defineDomain(definition: DomainDefinition): Promise<DomainInfo>;
 
