@@ -1322,7 +1322,7 @@ export class SimNode implements NodeDriver {
   }
 
   #migrationRound(m: Outgoing, bytes: number): void {
-    if (m.stallAfter !== undefined && m.iteration >= m.stallAfter) {
+    if (m.stalled || (m.stallAfter !== undefined && m.iteration >= m.stallAfter)) {
       m.stalled = true;
       return;
     }

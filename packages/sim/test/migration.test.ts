@@ -196,3 +196,18 @@ describe('live migration', () => {
     await run(w.clock, migrating);
   });
 });
+
+describe('migration stall injected while the migration runs', () => {
+  it('stops progress at once, even during setup', async () => {
+    const w = world(1, {}, ['n1', 'n2']);
+    await run(w.clock, w.nodes[0]!.defineDomain(vmDef('a')));
+    await run(w.clock, w.nodes[0]!.startDomain(A));
+    await w.clock.advance(10_000);
+    w.events.length = 0;
+    const migrating = rejection(w.nodes[0]!.migrateDomain(A, 'n2', { progressTimeoutMs: 20_000 }));
+    await w.clock.advance(100);
+    w.nodes[0]!.inject({ kind: 'migration-stall', domain: A });
+    expect((await run(w.clock, migrating)).message).toContain('progress timeout');
+    expect(summary(w.events)).toEqual(['n1 migration started', 'n1 migration failed']);
+  });
+});
