@@ -1,7 +1,30 @@
 // @virtkit/engine — the control plane's public surface. Explicit exports only.
 
+export {
+  type DrainOptions,
+  type DrainProgress,
+  type MigrateOptions as VmMigrateOptions,
+  type StartOptions,
+  type StopOptions,
+  VmActions,
+  type VmActionsOptions,
+} from './actions.ts';
 export { RealClock, sleepOn } from './clock/real-clock.ts';
 export { VirtualClock, type VirtualClockOptions } from './clock/virtual-clock.ts';
+export { DEFAULT_MIGRATIONS, type ResolvedMigrationConfig } from './controllers/config.ts';
+export * from './controllers/constants.ts';
+export { EventRecorder, type EventType } from './controllers/events.ts';
+export type { VmiVirtkitStatus } from './controllers/vmi-status.ts';
+export { DriverRegistry, type DriverRegistryChange } from './drivers.ts';
+export {
+  type CreateEngineOptions,
+  createEngine,
+  type Engine,
+  type EngineConfig,
+  type EngineError,
+  type ResolvedEngineConfig,
+  seededRandom,
+} from './engine.ts';
 export * from './errors.ts';
 export * from './lifecycle/index.ts';
 export * from './ports/clock.ts';
@@ -81,6 +104,16 @@ export {
   vmiSpecResources,
   vmiVCPUs,
 } from './resources/vmi-resources.ts';
+export {
+  type CapacityListener,
+  type NodeResources,
+  type PlacementRequest,
+  type PlacementResult,
+  Scheduler,
+  type SchedulerNode,
+  type SchedulerOptions,
+  type SchedulingPolicy,
+} from './scheduler/scheduler.ts';
 export { MemoryStore } from './store/memory-store.ts';
 export {
   applyJsonPatch,

@@ -1,0 +1,349 @@
+/**
+ * The VM controller: turns a VirtualMachine's runStrategy and state-change requests into the existence
+ * of its VMI (same name, controlled by the VM), exactly as KubeVirt's syncRunStrategy; restarts with
+ * CrashLoopBackOff (status.startFailure, deadlines stored as timestamps) and keeps the VM's status
+ * (printableStatus, ready, created, conditions, observedGeneration) current. A finalizer makes sure a
+ * deleted VM's VMI (and so its domain) is gone before the VM is.
+ */
+import { NotFoundError } from '../errors.ts';
+import { backoffDelay } from '../lifecycle/commands.ts';
+import { isoTime } from '../ports/clock.ts';
+import {
+  KUBEVIRT_API_VERSION,
+  type PrintableStatus,
+  type VirtualMachine,
+  type VirtualMachineInstance,
+  type VirtualMachineStatus,
+} from '../resources/kubevirt.ts';
+import type { Condition } from '../resources/meta.ts';
+import { jsonEqual } from '../store/json.ts';
+import { findCondition, setCondition } from './conditions.ts';
+import {
+  ANNOTATION_EVICTED,
+  ANNOTATION_PAUSE,
+  COND_FAILURE,
+  COND_LIVE_MIGRATABLE,
+  COND_PAUSED,
+  COND_READY,
+  VM_FINALIZER,
+  VMI_FINALIZER,
+} from './constants.ts';
+import type { ControllerContext } from './context.ts';
+import { keyOf, splitKey } from './informer.ts';
+import { controllerOf, controllerRef, isControlledBy } from './owners.ts';
+import { decide, isFinal, runStrategyOf, settledRequests } from './run-strategy.ts';
+import { virtkitOf } from './vmi-status.ts';
+import { WorkQueue } from './work-queue.ts';
+
+const restarts = (s: string) => s === 'Always' || s === 'RerunOnFailure';
+
+export class VmController {
+  readonly queue: WorkQueue;
+  readonly #ctx: ControllerContext;
+  /** Error of the last failed VMI creation per VM, shown as the Failure condition. */
+  #createErrors = new Map<string, string>();
+
+  constructor(ctx: ControllerContext) {
+    this.#ctx = ctx;
+    this.queue = new WorkQueue(ctx.clock, (key) => this.#reconcile(key), {
+      name: 'vm',
+      concurrency: ctx.config.concurrency,
+      baseRetryMs: ctx.config.retry.baseMs,
+      maxRetryMs: ctx.config.retry.maxMs,
+      onError: (key, err) => ctx.report(err, `vm ${key}`),
+    });
+    ctx.informers.vm.on({
+      add: (o) => this.queue.add(keyOf(o)),
+      update: (_o, n) => this.queue.add(keyOf(n)),
+      delete: (o) => this.queue.add(keyOf(o)),
+    });
+    const owner = (vmi: VirtualMachineInstance) => {
+      const ref = controllerOf(vmi);
+      if (ref?.kind === 'VirtualMachine') this.queue.add(`${vmi.metadata.namespace}/${ref.name}`);
+      else this.queue.add(keyOf(vmi)); // a VM waiting for a foreign VMI of its name to go
+    };
+    ctx.informers.vmi.on({ add: owner, update: (_o, n) => owner(n), delete: owner });
+  }
+
+  start(): void {
+    for (const key of this.#ctx.informers.vm.keys()) this.queue.add(key);
+    this.queue.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.queue.stop();
+  }
+
+  async #reconcile(key: string): Promise<{ requeueAfterMs?: number } | undefined> {
+    const ctx = this.#ctx;
+    let vm = ctx.informers.vm.getByKey(key);
+    if (!vm) {
+      this.#createErrors.delete(key);
+      return undefined;
+    }
+    const found = ctx.informers.vmi.getByKey(key);
+    const vmi = found && isControlledBy(found, vm) ? found : undefined;
+    const foreign = found && !vmi ? found : undefined;
+    const now = ctx.clock.now();
+
+    if (vm.metadata.deletionTimestamp) {
+      if (vmi && !vmi.metadata.deletionTimestamp) await this.#deleteVmi(vm, vmi);
+      await this.#writeStatus(vm, vmi, now);
+      if (vmi) return undefined; // its deletion event brings us back
+      const finalizers = (vm.metadata.finalizers ?? []).filter((f) => f !== VM_FINALIZER);
+      if (finalizers.length !== (vm.metadata.finalizers ?? []).length) {
+        const updated = await ctx.store.update('VirtualMachine', { ...vm, metadata: { ...vm.metadata, finalizers } });
+        ctx.informers.vm.observe(updated);
+      }
+      return undefined;
+    }
+    if (!(vm.metadata.finalizers ?? []).includes(VM_FINALIZER)) {
+      vm = await ctx.store.update('VirtualMachine', {
+        ...vm,
+        metadata: { ...vm.metadata, finalizers: [...(vm.metadata.finalizers ?? []), VM_FINALIZER] },
+      });
+      ctx.informers.vm.observe(vm);
+    }
+
+    let requeueAfterMs: number | undefined;
+    const strategy = runStrategyOf(vm);
+    let startFailure = this.#startFailure(vm, vmi, now);
+    if (startFailure && vmi?.status?.phase === 'Running') {
+      const since = runningSince(vmi);
+      if (since !== undefined) requeueAfterMs = Math.max(1, since + ctx.config.crashLoopBackoff.resetAfterMs - now);
+    }
+    let requests = vm.status?.stateChangeRequests ?? [];
+
+    const decision = decide({ ...vm, status: { ...vm.status, stateChangeRequests: requests } }, vmi);
+    if (decision.action === 'stop') {
+      await this.#deleteVmi(vm, decision.vmi);
+      // A failed RerunOnFailure VMI (or an evicted one) comes back through a start request.
+      const evicted = decision.vmi.metadata.annotations?.[ANNOTATION_EVICTED] !== undefined;
+      if (
+        (decision.restartAfter || (evicted && strategy === 'RerunOnFailure')) &&
+        !requests.some((r) => r.action === 'Start')
+      ) {
+        requests = [...requests, { action: 'Start' }];
+      }
+    } else if (decision.action === 'start') {
+      const retryAt = startFailure?.retryAfterTimestamp ? Date.parse(startFailure.retryAfterTimestamp) : undefined;
+      if (foreign) {
+        // The name is taken (e.g. the previous VMI is still being deleted); its deletion brings us back.
+      } else if (retryAt !== undefined && retryAt > now && restarts(strategy)) {
+        requeueAfterMs = min(requeueAfterMs, retryAt - now);
+      } else {
+        await this.#createVmi(vm, requests[0]?.action === 'Start' ? requests[0].data : undefined);
+      }
+    }
+    if (!restarts(strategy) && startFailure) startFailure = undefined;
+    const current = ctx.informers.vmi.getByKey(key);
+    const owned = current && isControlledBy(current, vm) ? current : undefined;
+    const drop = settledRequests({ ...vm, status: { ...vm.status, stateChangeRequests: requests } }, owned);
+    if (drop > 0) requests = requests.slice(drop);
+    await this.#writeStatus(vm, owned, now, { requests, startFailure, foreign });
+    return requeueAfterMs === undefined ? undefined : { requeueAfterMs };
+  }
+
+  /** CrashLoopBackOff bookkeeping (KubeVirt's syncStartFailureStatus, with a stable-run reset). */
+  #startFailure(vm: VirtualMachine, vmi: VirtualMachineInstance | undefined, now: number) {
+    const cfg = this.#ctx.config.crashLoopBackoff;
+    const sf = vm.status?.startFailure;
+    if (!vmi) return sf;
+    const since = runningSince(vmi);
+    const phase = vmi.status?.phase;
+    if (phase === 'Running' && since !== undefined && now - since >= cfg.resetAfterMs) return undefined;
+    if (phase !== 'Failed' || sf?.lastFailedVMIUID === vmi.metadata.uid) return sf;
+    // A lost node is not the guest's fault; a failure after a stable run starts a fresh count.
+    if (vmi.status?.reason === 'NodeUnresponsive') return sf;
+    const failedAt = transitionTime(vmi, 'Failed') ?? now;
+    if (since !== undefined && failedAt - since >= cfg.resetAfterMs) return undefined;
+    const count = (sf?.consecutiveFailCount ?? 0) + 1;
+    const retryAt = now + backoffDelay(cfg, count);
+    return {
+      consecutiveFailCount: count,
+      retryAfterTimestamp: isoTime(Math.ceil(retryAt / 1000) * 1000),
+      lastFailedVMIUID: vmi.metadata.uid ?? '',
+    };
+  }
+
+  async #createVmi(
+    vm: VirtualMachine,
+    data: Record<string, string> | undefined,
+  ): Promise<VirtualMachineInstance | undefined> {
+    const ctx = this.#ctx;
+    const key = keyOf(vm);
+    const t = vm.spec.template;
+    const annotations = { ...(t.metadata?.annotations ?? {}) };
+    if (data?.paused === 'true') annotations[ANNOTATION_PAUSE] = 'true';
+    const vmi: VirtualMachineInstance = {
+      apiVersion: KUBEVIRT_API_VERSION,
+      kind: 'VirtualMachineInstance',
+      metadata: {
+        name: vm.metadata.name ?? '',
+        namespace: vm.metadata.namespace ?? 'default',
+        ...(t.metadata?.labels ? { labels: { ...t.metadata.labels } } : {}),
+        ...(Object.keys(annotations).length > 0 ? { annotations } : {}),
+        ownerReferences: [controllerRef(vm)],
+        finalizers: [VMI_FINALIZER],
+      },
+      spec: structuredClone(t.spec),
+    };
+    try {
+      const created = await ctx.store.create('VirtualMachineInstance', vmi);
+      ctx.informers.vmi.observe(created);
+      this.#createErrors.delete(key);
+      void ctx.events.record(
+        vm,
+        'Normal',
+        'SuccessfulCreate',
+        `Started the virtual machine by creating the new virtual machine instance ${created.metadata.name}`,
+      );
+      return created;
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      this.#createErrors.set(key, message);
+      void ctx.events.record(vm, 'Warning', 'FailedCreate', `Error creating virtual machine instance: ${message}`);
+      throw err;
+    }
+  }
+
+  async #deleteVmi(vm: VirtualMachine, vmi: VirtualMachineInstance): Promise<void> {
+    const ctx = this.#ctx;
+    if (vmi.metadata.deletionTimestamp) return;
+    const { namespace, name } = splitKey(keyOf(vmi));
+    try {
+      const grace = vmi.spec.terminationGracePeriodSeconds ?? ctx.config.lifecycle.defaultGracePeriodSeconds;
+      const deleted = await ctx.store.delete('VirtualMachineInstance', namespace, name, {
+        preconditions: { uid: vmi.metadata.uid ?? '' },
+        gracePeriodSeconds: grace,
+      });
+      ctx.informers.vmi.observe(deleted);
+    } catch (err) {
+      if (!(err instanceof NotFoundError)) throw err;
+    }
+    void ctx.events.record(
+      vm,
+      'Normal',
+      'SuccessfulDelete',
+      `Stopped the virtual machine by deleting the virtual machine instance ${vmi.metadata.uid}`,
+    );
+  }
+
+  async #writeStatus(
+    vm: VirtualMachine,
+    vmi: VirtualMachineInstance | undefined,
+    now: number,
+    extra: {
+      requests?: VirtualMachineStatus['stateChangeRequests'];
+      startFailure?: VirtualMachineStatus['startFailure'];
+      foreign?: VirtualMachineInstance | undefined;
+    } = {},
+  ): Promise<void> {
+    const ctx = this.#ctx;
+    const key = keyOf(vm);
+    const owned = vmi && isControlledBy(vmi, vm) ? vmi : undefined;
+    const old = vm.status ?? {};
+    const strategy = runStrategyOf(vm);
+    const printable = printableStatusOf(vm, owned, extra.startFailure, now);
+    let conditions: Condition[] | undefined = old.conditions;
+    const set = (c: Omit<Condition, 'lastTransitionTime' | 'lastProbeTime'>) => {
+      conditions = setCondition(conditions, c, now);
+    };
+    const live = owned && !isFinal(owned) ? owned : undefined;
+    const vmiReady = findCondition(live?.status?.conditions, COND_READY);
+    set(
+      vmiReady?.status === 'True'
+        ? { type: COND_READY, status: 'True' }
+        : {
+            type: COND_READY,
+            status: 'False',
+            reason: live ? (vmiReady?.reason ?? 'GuestNotRunning') : 'VMINotExists',
+            message: live ? (vmiReady?.message ?? 'the guest is not running yet') : 'VMI does not exist',
+          },
+    );
+    const paused = findCondition(live?.status?.conditions, COND_PAUSED);
+    if (paused?.status === 'True')
+      set({
+        type: COND_PAUSED,
+        status: 'True',
+        reason: paused.reason ?? 'PausedByUser',
+        message: paused.message ?? '',
+      });
+    else conditions = (conditions ?? []).filter((c) => c.type !== COND_PAUSED);
+    const lm = findCondition(live?.status?.conditions, COND_LIVE_MIGRATABLE);
+    if (lm)
+      set({
+        type: COND_LIVE_MIGRATABLE,
+        status: lm.status,
+        ...(lm.reason ? { reason: lm.reason } : {}),
+        ...(lm.message ? { message: lm.message } : {}),
+      });
+    const createError = this.#createErrors.get(key);
+    if (createError) set({ type: COND_FAILURE, status: 'True', reason: 'FailedCreate', message: createError });
+    else if (extra.foreign) {
+      set({
+        type: COND_FAILURE,
+        status: 'True',
+        reason: 'VMIExists',
+        message: `a VirtualMachineInstance named ${extra.foreign.metadata.name} exists that this VM does not control`,
+      });
+    } else conditions = (conditions ?? []).filter((c) => c.type !== COND_FAILURE);
+
+    const status: VirtualMachineStatus = {
+      ...old,
+      created: owned !== undefined && !isFinal(owned),
+      ready: vmiReady?.status === 'True',
+      printableStatus: printable,
+      conditions: conditions ?? [],
+      observedGeneration: vm.metadata.generation ?? 1,
+      desiredGeneration: vm.metadata.generation ?? 1,
+      runStrategy: strategy,
+    };
+    const requests = 'requests' in extra ? extra.requests : old.stateChangeRequests;
+    if (requests && requests.length > 0) status.stateChangeRequests = requests;
+    else delete status.stateChangeRequests;
+    const sf = 'startFailure' in extra ? extra.startFailure : old.startFailure;
+    if (sf) status.startFailure = sf;
+    else delete status.startFailure;
+    if (jsonEqual(status, old)) return;
+    const updated = await ctx.store.updateStatus('VirtualMachine', { ...vm, status });
+    ctx.informers.vm.observe(updated);
+  }
+}
+
+/** KubeVirt's printableStatus of a VM from the VM and its VMI. */
+export function printableStatusOf(
+  vm: VirtualMachine,
+  vmi: VirtualMachineInstance | undefined,
+  startFailure: VirtualMachineStatus['startFailure'],
+  now: number,
+): PrintableStatus {
+  if (vm.metadata.deletionTimestamp) return 'Terminating';
+  if (vmi?.metadata.deletionTimestamp) return 'Stopping';
+  const strategy = runStrategyOf(vm);
+  const shown = virtkitOf(vmi)?.printableStatus;
+  if (!vmi || isFinal(vmi)) {
+    const retryAt = startFailure?.retryAfterTimestamp ? Date.parse(startFailure.retryAfterTimestamp) : undefined;
+    if (startFailure && restarts(strategy) && (retryAt === undefined || retryAt > now || isFinal(vmi))) {
+      return shown === 'ErrImagePull' ? 'ImagePullBackOff' : 'CrashLoopBackOff';
+    }
+    if (vmi && shown === 'ErrImagePull') return 'ErrImagePull';
+    return 'Stopped';
+  }
+  return shown ?? 'Starting';
+}
+
+function transitionTime(vmi: VirtualMachineInstance, phase: string): number | undefined {
+  const t = vmi.status?.phaseTransitionTimestamps?.filter((p) => p.phase === phase).at(-1);
+  return t ? Date.parse(t.phaseTransitionTimestamp) : undefined;
+}
+
+function runningSince(vmi: VirtualMachineInstance): number | undefined {
+  return transitionTime(vmi, 'Running');
+}
+
+function min(a: number | undefined, b: number | undefined): number | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return Math.min(a, b);
+}

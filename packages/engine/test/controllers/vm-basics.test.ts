@@ -1,0 +1,60 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { type Cluster, cluster, getVM, getVMI, NS, printable, vm } from './harness.ts';
+
+let c: Cluster | undefined;
+afterEach(async () => {
+  await c?.dispose();
+  c = undefined;
+});
+
+describe('engine: VM basics', () => {
+  it('registers a Node per driver with quantities, labels and Ready', async () => {
+    c = await cluster({ nodes: [{ name: 'a', hypervisor: 'qemu' }, { name: 'b' }] });
+    const a = await c.store.get('Node', undefined, 'a');
+    expect(a.status?.allocatable).toMatchObject({ cpu: '8', memory: '16Gi', pods: '110' });
+    expect(a.metadata.labels).toMatchObject({ 'kubernetes.io/hostname': 'a', 'kubevirt.io/schedulable': 'true' });
+    expect(a.status?.conditions?.find((x) => x.type === 'Ready')?.status).toBe('True');
+    expect(a.status?.conditions?.find((x) => x.type === 'SoftwareEmulation')?.status).toBe('True');
+    expect(a.metadata.annotations?.['virtkit.io/software-emulation']).toBe('/dev/kvm is missing');
+    const b = await c.store.get('Node', undefined, 'b');
+    expect(b.status?.conditions?.find((x) => x.type === 'SoftwareEmulation')).toBeUndefined();
+  });
+
+  it('runs an Always VM: VMI created, scheduled, defined, started, Running', async () => {
+    c = await cluster();
+    await c.store.create('VirtualMachine', vm('web', 'Always'));
+    await c.until(async () => (await printable(c!, 'web')) === 'Running', 'web Running');
+    const v = await getVM(c, 'web');
+    expect(v?.status).toMatchObject({ ready: true, created: true, printableStatus: 'Running', observedGeneration: 1 });
+    expect(v?.metadata.finalizers).toContain('kubevirt.io/virtualMachineControllerFinalize');
+    const vmi = await getVMI(c, 'web');
+    expect(vmi?.status?.phase).toBe('Running');
+    expect(vmi?.metadata.ownerReferences?.[0]).toMatchObject({ kind: 'VirtualMachine', name: 'web', controller: true });
+    expect(vmi?.metadata.finalizers).toContain('foregroundDeleteVirtualMachine');
+    const node = vmi?.status?.nodeName;
+    expect(node).toBeDefined();
+    expect(c.node(node!).running()).toEqual([`${NS}_web`]);
+    expect(c.node(node!).count('defineDomain')).toBe(1);
+    expect(c.node(node!).count('startDomain')).toBe(1);
+    expect(vmi?.status?.phaseTransitionTimestamps?.map((p) => p.phase)).toEqual(
+      ['Pending', 'Scheduling', 'Scheduled', 'Running'].filter((p) =>
+        vmi?.status?.phaseTransitionTimestamps?.some((t) => t.phase === p),
+      ),
+    );
+    const events = (await c.store.list('Event')).items.map((e) => e.reason);
+    expect(events).toEqual(expect.arrayContaining(['SuccessfulCreate', 'Scheduled', 'Started', 'RegisteredNode']));
+  });
+
+  it('deleting a VM destroys its domain before the VM goes', async () => {
+    c = await cluster();
+    await c.store.create('VirtualMachine', vm('db', 'Always'));
+    await c.until(async () => (await printable(c!, 'db')) === 'Running', 'db Running');
+    const node = (await getVMI(c, 'db'))!.status!.nodeName!;
+    await c.store.delete('VirtualMachine', NS, 'db');
+    await c.until(async () => !(await getVM(c!, 'db')), 'VM gone');
+    expect(await getVMI(c, 'db')).toBeUndefined();
+    expect(c.node(node).domains.size).toBe(0);
+    expect(c.node(node).count('shutdownDomain')).toBe(1);
+    expect(c.node(node).count('undefineDomain')).toBe(1);
+  });
+});
