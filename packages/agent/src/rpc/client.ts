@@ -211,6 +211,15 @@ export class LibvirtClient {
     return new LibvirtClient(conn, uri);
   }
 
+  /**
+   * Connects by a libvirt URI as `virsh -c` takes it: `qemu:///system` (default socket),
+   * `qemu+unix:///system?socket=/path`, or `qemu+tcp://127.0.0.1:16510/system` (no auth). The daemon is
+   * asked to open the URI without its transport part, as libvirt's own remote driver does.
+   */
+  static connectUri(uri: string, options: Omit<ConnectOptions, 'socketPath' | 'host' | 'port' | 'uri'> = {}) {
+    return LibvirtClient.connect({ ...options, ...parseLibvirtUri(uri) });
+  }
+
   /** True once the connection closed or failed; the client cannot be used again. */
   get closed(): boolean {
     return this.#conn.closed;
@@ -691,4 +700,31 @@ function deliver<T>(listener: (v: T) => void, value: T): void {
       throw err;
     });
   }
+}
+
+/**
+ * Splits a libvirt URI into where to connect and what the daemon should open:
+ * `qemu+tcp://h:p/system` → `{ host: 'h', port: p, uri: 'qemu:///system' }`.
+ */
+export function parseLibvirtUri(uri: string): Pick<ConnectOptions, 'socketPath' | 'host' | 'port' | 'uri'> {
+  let u: URL;
+  try {
+    u = new URL(uri);
+  } catch {
+    throw new TypeError(`not a libvirt URI: ${JSON.stringify(uri)}`);
+  }
+  const [driver = '', transport = ''] = u.protocol.slice(0, -1).split('+');
+  if (!/^[a-z][a-z0-9]*$/.test(driver)) throw new TypeError(`not a libvirt URI: ${JSON.stringify(uri)}`);
+  const open = `${driver}://${u.pathname}`;
+  if (transport === 'tcp') {
+    if (!u.hostname) throw new TypeError(`${uri}: TCP needs a host`);
+    const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
+    return { host, port: u.port ? Number(u.port) : 16509, uri: open };
+  }
+  if (transport === '' || transport === 'unix') {
+    if (u.hostname) throw new TypeError(`${uri}: a host needs a transport (+tcp)`);
+    const socket = u.searchParams.get('socket');
+    return socket ? { socketPath: socket, uri: open } : { uri: open };
+  }
+  throw new TypeError(`${uri}: transport '${transport}' is not supported (use unix or tcp)`);
 }

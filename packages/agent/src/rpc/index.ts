@@ -15,6 +15,7 @@ export {
   type LifecycleListener,
   type MigrateToUriOptions,
   type NodeInfoResult,
+  parseLibvirtUri,
   type RebootListener,
 } from './client.ts';
 export { type Domain, type TypedParam, typedParamsToRecord, uuidFromBytes, uuidToBytes } from './codec.ts';

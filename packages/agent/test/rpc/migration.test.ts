@@ -33,6 +33,12 @@ describe('two libvirtd instances on one machine', () => {
     expect(a.hostUuid).not.toBe(b.hostUuid);
     expect(await ca.getCapabilities()).toContain(`<uuid>${a.hostUuid}</uuid>`);
     expect(await cb.getCapabilities()).toContain(`<uuid>${b.hostUuid}</uuid>`);
+    // The same daemons by URI, as `virsh -c` would name them.
+    const byTcp = await LibvirtClient.connectUri(b.tcpUri);
+    const byUnix = await LibvirtClient.connectUri(`qemu+unix:///system?socket=${a.socketPath}`);
+    expect(await byTcp.getCapabilities()).toContain(`<uuid>${b.hostUuid}</uuid>`);
+    expect(await byUnix.getCapabilities()).toContain(`<uuid>${a.hostUuid}</uuid>`);
+    await Promise.all([byTcp.close(), byUnix.close()]);
     const d = await ca.defineXML(tinyDomainXml('only-on-a'));
     expect((await ca.listAllDomains()).map((x) => x.name)).toEqual(['only-on-a']);
     expect(await cb.listAllDomains()).toEqual([]);

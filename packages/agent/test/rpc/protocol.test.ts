@@ -1,6 +1,7 @@
 import { DriverError } from '@virtkit/engine';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { parseLibvirtUri } from '../../src/rpc/client.ts';
 import {
   readDomain,
   readError,
@@ -269,5 +270,27 @@ describe('libvirt errors → DriverError reasons', () => {
     expect(d.message).toBe("node node-a: Domain not found: no domain with matching name 'vm'");
     expect(d.cause).toBe(e);
     expect(toDriverError(d, 'other')).toBe(d);
+  });
+});
+
+describe('libvirt URIs', () => {
+  it('splits transport and host from what the daemon opens', () => {
+    expect(parseLibvirtUri('qemu:///system')).toEqual({ uri: 'qemu:///system' });
+    expect(parseLibvirtUri('qemu+tcp://127.0.0.1:16510/system')).toEqual({
+      host: '127.0.0.1',
+      port: 16510,
+      uri: 'qemu:///system',
+    });
+    expect(parseLibvirtUri('qemu+tcp://[::1]/system')).toEqual({ host: '::1', port: 16509, uri: 'qemu:///system' });
+    expect(parseLibvirtUri('qemu+unix:///system?socket=/tmp/a/libvirt-sock')).toEqual({
+      socketPath: '/tmp/a/libvirt-sock',
+      uri: 'qemu:///system',
+    });
+  });
+
+  it('rejects what it cannot connect to', () => {
+    expect(() => parseLibvirtUri('qemu+ssh://host/system')).toThrow(/transport 'ssh' is not supported/);
+    expect(() => parseLibvirtUri('qemu://host/system')).toThrow(/needs a transport/);
+    expect(() => parseLibvirtUri('not a uri')).toThrow(/not a libvirt URI/);
   });
 });
