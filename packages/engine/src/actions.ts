@@ -133,7 +133,15 @@ export class VmActions {
           if (requestsOf(vm).some((r) => r.action === 'Start')) {
             throw new IllegalTransitionError(stateOf(vm), 'start', 'a start request is already pending');
           }
-          return this.#store.updateStatus('VirtualMachine', withRequests(vm, [...requestsOf(vm), request]));
+          // A finished VMI is removed first (a stop request for it), then a new one starts.
+          const stopFinished: VirtualMachineStateChangeRequest[] =
+            vmi && isFinal(vmi) && !vmi.metadata.deletionTimestamp
+              ? [{ action: 'Stop', uid: vmi.metadata.uid ?? '' }]
+              : [];
+          return this.#store.updateStatus(
+            'VirtualMachine',
+            withRequests(vm, [...requestsOf(vm), ...stopFinished, request]),
+          );
         }
       }
     });

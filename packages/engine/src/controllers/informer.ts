@@ -37,6 +37,8 @@ export class Informer<K extends Kind> {
   #abort = new AbortController();
   #loop: Promise<void> | undefined;
   #rv = '';
+  /** The last deleted version per key, so a late `observe` cannot resurrect a deleted object. */
+  #tombstones = new Map<string, KubeObject>();
   #onError: (err: unknown) => void;
 
   constructor(store: ResourceStore, kind: K, onError: (err: unknown) => void = () => {}) {
@@ -113,7 +115,11 @@ export class Informer<K extends Kind> {
    * Ignored when the cache already holds the same or a newer version.
    */
   observe(obj: KindMap[K]): void {
+    // A write that removed the object (last finalizer gone) returns its final state: not a live object.
+    if (obj.metadata.deletionTimestamp && (obj.metadata.finalizers ?? []).length === 0) return;
     const key = keyOf(obj);
+    const tomb = this.#tombstones.get(key);
+    if (tomb !== undefined && !isNewer(obj, tomb)) return;
     const old = this.#cache.get(key);
     if (old && !isNewer(obj, old)) return;
     this.#apply(key, old, obj);
@@ -147,6 +153,8 @@ export class Informer<K extends Kind> {
           if (ev.type === 'DELETED') {
             // A newer object under the same key (observed ahead of its event) outlives the old one's deletion.
             if (old && !isNewer(old, obj)) this.#remove(key, old);
+            this.#tombstones.set(key, obj);
+            if (this.#tombstones.size > 10_000) this.#tombstones.delete(this.#tombstones.keys().next().value as string);
           } else if (!old || isNewer(obj, old)) {
             this.#apply(key, old, obj);
           }

@@ -60,6 +60,8 @@ export class FakeNode implements NodeDriver {
   ignoreAcpi = false;
   failMigrations = false;
   stallMigrations = false;
+  /** When set, every guest crashes this long after it was started. */
+  crashAfterMs: number | undefined;
   readonly #clock: Clock;
   readonly #fabric: Fabric;
   readonly #opts: Required<Omit<FakeNodeOptions, 'labels'>> & { labels: Record<string, string> };
@@ -180,6 +182,11 @@ export class FakeNode implements NodeDriver {
     d.reason = 'booted';
     this.#emit(d, { type: 'lifecycle', event: 'Started', detail: 'Booted' });
     this.#boot(d);
+    if (this.crashAfterMs !== undefined) {
+      this.#clock.setTimer(this.crashAfterMs, () => {
+        if (d.state === 'running' && this.domains.get(id) === d) this.crash(id);
+      });
+    }
   }
 
   #stop(d: Domain, detail: 'Shutdown' | 'Destroyed' | 'Crashed' | 'Migrated', reason: string): void {
