@@ -13,7 +13,7 @@
  * launcher (see the bottom of the file), which bind-mounts with `mount` and starts the daemons with
  * argument arrays.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import {
   chmodSync,
@@ -31,6 +31,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { LibvirtClient } from '../rpc/client.ts';
 import { ListFlags } from '../rpc/constants.ts';
 
@@ -81,6 +82,7 @@ const DIR_KEYS = Object.keys(SYSTEM) as DirKey[];
 /** Config files copied from the system instance; domain definitions (etc/libvirt/qemu/*.xml) are not. */
 const CONF_FILES = ['libvirtd.conf', 'qemu.conf', 'virtlogd.conf', 'libvirt.conf', 'libvirt-admin.conf'];
 
+const execFileAsync = promisify(execFile);
 const live = new Map<number, { baseDir: string; virtlogdPid: number | undefined }>();
 let exitHookInstalled = false;
 
@@ -122,15 +124,17 @@ export async function startLibvirtDaemon(options: LibvirtDaemonOptions = {}): Pr
   };
   const self = fileURLToPath(import.meta.url);
   const nodeArgs = self.endsWith('.ts') ? ['--conditions=@virtkit/source'] : [];
-  const r = spawnSync(
-    '/usr/bin/unshare',
-    ['--mount', '--propagation', 'private', process.execPath, ...nodeArgs, self, LAUNCH_FLAG, JSON.stringify(launch)],
-    { encoding: 'utf8', timeout: 60_000 },
-  );
-  if (r.status !== 0) {
-    throw new Error(
-      `starting libvirtd ${name} failed (exit ${r.status ?? r.signal}): ${r.stderr || r.stdout}${logTail(dirs.log)}`,
+  try {
+    await execFileAsync(
+      '/usr/bin/unshare',
+      ['--mount', '--propagation', 'private', process.execPath, ...nodeArgs, self, LAUNCH_FLAG, JSON.stringify(launch)],
+      { encoding: 'utf8', timeout: 60_000 },
     );
+  } catch (err) {
+    const e = err as { stderr?: string; stdout?: string; message: string };
+    throw new Error(`starting libvirtd ${name} failed: ${e.stderr || e.stdout || e.message}${logTail(dirs.log)}`, {
+      cause: err,
+    });
   }
   const pid = readPid(libvirtdPidFile);
   const virtlogdPid = readPidOrUndefined(virtlogdPidFile);
