@@ -208,12 +208,34 @@ const quote = (v: unknown): string => {
 };
 
 /**
+ * Where a value sits, built as a chain and turned into text (`spec.disks[0].name`) only when a finding
+ * needs it: most fields are fine, and formatting every path dominated the walk.
+ */
+interface PathLink {
+  readonly parent: PathLink | string;
+  /** `.name` for an object field, `[i]` / `[key]` for an array element or map entry. */
+  readonly step: string | number;
+  readonly bracket: boolean;
+}
+
+function pathText(p: PathLink | string): string {
+  if (typeof p === 'string') return p;
+  const parent = pathText(p.parent);
+  if (p.bracket) return `${parent}[${p.step}]`;
+  return parent ? `${parent}.${p.step}` : String(p.step);
+}
+
+/**
  * Checks `value` against `schema` at `path`, appending type errors to `out.causes` and unsupported
  * fields to `out.warnings`. A `null` field counts as absent, as in Kubernetes.
  */
 export function walkSchema(value: unknown, schema: FieldSchema, path: string, out: SchemaFindings): void {
+  walk(value, schema, path, out);
+}
+
+function walk(value: unknown, schema: FieldSchema, path: PathLink | string, out: SchemaFindings): void {
   const invalid = (message: string): void => {
-    out.causes.push({ field: path, reason: 'FieldValueInvalid', message });
+    out.causes.push({ field: pathText(path), reason: 'FieldValueInvalid', message });
   };
   const wrongType = (expected: string): void => {
     invalid(`must be of type ${expected}, got ${describeType(value)} ${quote(value)}`);
@@ -228,7 +250,7 @@ export function walkSchema(value: unknown, schema: FieldSchema, path: string, ou
       }
       if (schema.enum && !schema.enum.includes(value))
         out.causes.push({
-          field: path,
+          field: pathText(path),
           reason: 'FieldValueNotSupported',
           message: `Unsupported value: ${quote(value)}: supported values: ${schema.enum.map((e) => quote(e)).join(', ')}`,
         });
@@ -249,28 +271,30 @@ export function walkSchema(value: unknown, schema: FieldSchema, path: string, ou
         wrongType('array');
         return;
       }
-      value.forEach((item, i) => {
-        walkSchema(item, schema.items, `${path}[${i}]`, out);
-      });
+      for (let i = 0; i < value.length; i++)
+        walk(value[i], schema.items, { parent: path, step: i, bracket: true }, out);
       return;
     case 'map':
       if (!isRecord(value)) {
         wrongType('object');
         return;
       }
-      for (const [k, v] of Object.entries(value)) walkSchema(v, schema.values, `${path}[${k}]`, out);
+      for (const k in value)
+        if (Object.hasOwn(value, k)) walk(value[k], schema.values, { parent: path, step: k, bracket: true }, out);
       return;
     case 'object':
       if (!isRecord(value)) {
         wrongType('object');
         return;
       }
-      for (const [k, v] of Object.entries(value)) {
+      for (const k in value) {
+        if (!Object.hasOwn(value, k)) continue;
+        const v = value[k];
         if (v === null || v === undefined) continue;
-        const child = `${path ? `${path}.` : ''}${k}`;
+        const child: PathLink = { parent: path, step: k, bracket: false };
         const fieldSchema = Object.hasOwn(schema.fields, k) ? schema.fields[k] : undefined;
-        if (fieldSchema === undefined) out.warnings.push(unsupportedWarning(child));
-        else walkSchema(v, fieldSchema, child, out);
+        if (fieldSchema === undefined) out.warnings.push(unsupportedWarning(pathText(child)));
+        else walk(v, fieldSchema, child, out);
       }
       return;
   }
