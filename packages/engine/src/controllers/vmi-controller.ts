@@ -285,7 +285,9 @@ export class VmiController {
     this.#account(key, vmi, after);
     this.#recordEvents(vmi, before, after);
     if (after.status === 'done') {
-      await this.#releaseFinalizer(vmi);
+      // A release without confirmation is said on the object itself before it goes.
+      if (this.#cleanupSkipped.has(key)) await this.#writeStatus(key, vmi, rt, after);
+      await this.#releaseFinalizer(ctx.informers.vmi.getByKey(key) ?? vmi);
       return undefined;
     }
     await this.#writeStatus(key, vmi, rt, after);
