@@ -230,13 +230,22 @@ export class LibvirtClient {
     return this.#conn.onClose(listener);
   }
 
-  /** Says goodbye (CONNECT_CLOSE) and closes the socket. Safe to call twice. */
-  async close(): Promise<void> {
+  /** Says goodbye (CONNECT_CLOSE, waiting at most `timeoutMs` for the answer) and closes the socket. Safe to call twice. */
+  async close(timeoutMs = 2000): Promise<void> {
     if (this.#conn.closed) return;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await this.#conn.call(Proc.ConnectClose);
+      // A wedged daemon must not hold the caller: the goodbye is a courtesy, closing the socket is what counts.
+      await Promise.race([
+        this.#conn.call(Proc.ConnectClose),
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, timeoutMs);
+        }),
+      ]);
     } catch {
       // The daemon may already be gone; closing is all that is left to do.
+    } finally {
+      clearTimeout(timer);
     }
     this.#conn.destroy();
   }

@@ -57,6 +57,7 @@ describe('keepalive', () => {
 
   it('declares a frozen daemon dead and fails the pending call', async () => {
     const c = await LibvirtClient.connect({ socketPath: d.socketPath, keepalive: { intervalMs: 100, count: 3 } });
+    const quiet = await LibvirtClient.connect({ socketPath: d.socketPath, keepalive: false });
     process.kill(d.pid, 'SIGSTOP');
     try {
       const pending = rejectionOf(c.getHostname());
@@ -65,6 +66,9 @@ describe('keepalive', () => {
       expect(err).toBeInstanceOf(LibvirtConnectionError);
       expect((err as Error).message).toMatch(/peer considered dead/);
       expect(toDriverError(err, 'n').reason).toBe('NodeUnreachable');
+      // Closing a client of a frozen daemon does not hang: the goodbye is not awaited forever.
+      await quiet.close(200);
+      expect(quiet.closed).toBe(true);
     } finally {
       process.kill(d.pid, 'SIGCONT');
     }
