@@ -38,6 +38,8 @@ export interface ApiServer {
   /** The same API without the transport (for msw handlers, interceptors, tests). */
   handleRequest(request: ApiRequest): Promise<ApiResponse>;
   readonly handler: ApiHandler;
+  /** Client connections currently open (keep-alive and watches included). */
+  readonly openConnections: number;
   /** The kubeconfig text for this server (context `virtkit`); written (mode 0600) when a path is given. */
   kubeconfig(path?: string): Promise<string>;
   /** Ends watches, closes connections, stops listening. The store stays open. */
@@ -181,6 +183,9 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     caCertificate: tls?.cert,
     handler,
     handleRequest: (request) => handler.handleRequest(request),
+    get openConnections() {
+      return sockets.size;
+    },
     kubeconfig: (path) => (path === undefined ? Promise.resolve(kubeconfigYaml(kc)) : writeKubeconfig(path, kc)),
     async close() {
       handler.closeWatches();

@@ -1,0 +1,314 @@
+// Watch semantics over HTTPS, and what a slow or stalled watch client may cost: bounded, and never others' latency.
+import type { ClientRequest, IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { MemoryStore, VirtualClock } from '@virtkit/engine';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createApiHandler } from '../../src/api/index.ts';
+import { type Harness, startServer, vm, watchRaw } from './support.ts';
+
+const VMS = '/apis/kubevirt.io/v1/namespaces/default/virtualmachines';
+const TABLE = 'application/json;as=Table;v=v1;g=meta.k8s.io,application/json';
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+async function label(name: string, value: string): Promise<void> {
+  const cur = await h!.store.get('VirtualMachine', 'default', name);
+  await h!.store.update('VirtualMachine', {
+    ...cur,
+    metadata: { ...cur.metadata, labels: { ...cur.metadata.labels, v: value } },
+  });
+}
+
+describe('watch', () => {
+  it('streams ADDED, MODIFIED, DELETED from a resourceVersion, in order', async () => {
+    h = await startServer();
+    const rv = h.store.currentResourceVersion();
+    const w = watchRaw(h.server, `${VMS}?watch=true&resourceVersion=${rv}`);
+    expect(await w.status).toBe(200);
+    await h.store.create('VirtualMachine', vm('a'));
+    await label('a', '1');
+    await h.store.delete('VirtualMachine', 'default', 'a');
+    const events = [await w.next(), await w.next(), await w.next()];
+    expect(events.map((e) => `${e.type} ${e.object.metadata.name}`)).toEqual(['ADDED a', 'MODIFIED a', 'DELETED a']);
+    const rvs = events.map((e) => Number(e.object.metadata.resourceVersion));
+    expect(rvs).toEqual([...rvs].sort((x, y) => x - y));
+    expect(rvs[0]).toBeGreaterThan(Number(rv));
+    w.close();
+  });
+
+  it('starts with the current objects when no resourceVersion is given, and filters by label', async () => {
+    h = await startServer();
+    await h.store.create('VirtualMachine', vm('web', 'default', { tier: 'web' }));
+    await h.store.create('VirtualMachine', vm('db', 'default', { tier: 'db' }));
+    const w = watchRaw(h.server, `${VMS}?watch=1&labelSelector=tier%3Dweb`);
+    expect((await w.next()).object.metadata.name).toBe('web');
+    await label('db', 'x');
+    await label('web', 'y');
+    const e = await w.next();
+    expect(`${e.type} ${e.object.metadata.name} ${e.object.metadata.labels?.v}`).toBe('MODIFIED web y');
+    w.close();
+  });
+
+  it('watches one object through the /watch/ path prefix', async () => {
+    h = await startServer();
+    await h.store.create('VirtualMachine', vm('one'));
+    await h.store.create('VirtualMachine', vm('two'));
+    const w = watchRaw(h.server, '/apis/kubevirt.io/v1/watch/namespaces/default/virtualmachines/two');
+    expect((await w.next()).object.metadata.name).toBe('two');
+    await label('one', '1');
+    await label('two', '2');
+    expect((await w.next()).object.metadata.labels?.v).toBe('2');
+    w.close();
+  });
+
+  it('serves older versions converted: kubevirt.io/v1alpha3 objects in a v1alpha3 watch', async () => {
+    h = await startServer();
+    const w = watchRaw(h.server, '/apis/kubevirt.io/v1alpha3/namespaces/default/virtualmachines?watch=true');
+    await h.store.create('VirtualMachine', vm('old'));
+    const e = await w.next();
+    expect(e.object.apiVersion).toBe('kubevirt.io/v1alpha3');
+    w.close();
+  });
+
+  it('sends bookmarks on the store clock, and ends after timeoutSeconds on the server clock', async () => {
+    const clock = new VirtualClock();
+    h = await startServer({ clock }, { clock, bookmarkIntervalMs: 1000 });
+    await h.store.create('VirtualMachine', vm('before'));
+    // (Not "0": that would mean "start with the current state".)
+    const rv = h.store.currentResourceVersion();
+    const w = watchRaw(h.server, `${VMS}?watch=true&allowWatchBookmarks=true&resourceVersion=${rv}&timeoutSeconds=5`);
+    expect(await w.status).toBe(200);
+    await h.store.create('VirtualMachine', vm('b'));
+    expect((await w.next()).type).toBe('ADDED');
+    await clock.advance(1000);
+    const bookmark = await w.next();
+    expect(bookmark.type).toBe('BOOKMARK');
+    expect(bookmark.object.metadata).toEqual({ resourceVersion: h.store.currentResourceVersion() });
+    expect(h.server.handler.openWatches).toBe(1);
+    await clock.advance(4000);
+    await w.ended;
+    // Everything before the timeout was delivered: the bookmarks at 2s, 3s and 4s.
+    const rest = [];
+    for (;;) {
+      try {
+        rest.push((await w.next()).type);
+      } catch {
+        break;
+      }
+    }
+    expect(rest).toEqual(['BOOKMARK', 'BOOKMARK', 'BOOKMARK']);
+    expect(h.server.handler.openWatches).toBe(0);
+  });
+
+  it('streams lists (sendInitialEvents) ending with the initial-events-end bookmark', async () => {
+    h = await startServer();
+    await h.store.create('VirtualMachine', vm('x'));
+    await h.store.create('VirtualMachine', vm('y'));
+    const w = watchRaw(
+      h.server,
+      `${VMS}?watch=true&sendInitialEvents=true&allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan`,
+    );
+    const got = [await w.next(), await w.next(), await w.next()];
+    expect(got.map((e) => e.type)).toEqual(['ADDED', 'ADDED', 'BOOKMARK']);
+    expect(got[2]!.object.metadata.annotations).toEqual({ 'k8s.io/initial-events-end': 'true' });
+    w.close();
+  });
+
+  it('sends Table rows to a watch that asks for Tables (kubectl get -w)', async () => {
+    h = await startServer();
+    const events: string[] = [];
+    const done = new Promise<void>((resolve, reject) => {
+      const req = httpsRequest(
+        new URL(`${VMS}?watch=true`, h!.server.url),
+        { headers: { authorization: `Bearer ${h!.server.token}`, accept: TABLE }, ca: h!.server.caCertificate },
+        (res) => {
+          expect(res.headers['content-type']).toBe('application/json;as=Table;v=v1;g=meta.k8s.io');
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => {
+            events.push(...c.split('\n').filter(Boolean));
+            if (events.length >= 1) {
+              req.destroy();
+              resolve();
+            }
+          });
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+    await h.store.create('VirtualMachine', vm('t'));
+    await done;
+    const e = JSON.parse(events[0]!) as { type: string; object: Record<string, unknown> };
+    expect(e.type).toBe('ADDED');
+    expect(e.object).toMatchObject({
+      kind: 'Table',
+      apiVersion: 'meta.k8s.io/v1',
+      rows: [{ cells: ['t', expect.any(String), '', ''] }],
+    });
+    expect((e.object.columnDefinitions as { name: string }[]).map((c) => c.name)).toEqual([
+      'Name',
+      'Age',
+      'Status',
+      'Ready',
+    ]);
+  });
+
+  it('releases the store watch when the client disconnects', async () => {
+    h = await startServer();
+    const w = watchRaw(h.server, `${VMS}?watch=true`);
+    await w.status;
+    expect(h.server.handler.openWatches).toBe(1);
+    w.close();
+    while (h.server.handler.openWatches > 0) await new Promise((r) => setTimeout(r, 5));
+    expect(h.server.handler.openWatches).toBe(0);
+  });
+});
+
+describe('slow watchers', () => {
+  it('closes a watcher that stops reading with 410, without holding up another one', async () => {
+    const store = new MemoryStore();
+    const handler = createApiHandler({ store, token: false, watchLimits: { maxEvents: 20 } });
+    await store.create('VirtualMachine', vm('s'));
+    const rv = store.currentResourceVersion();
+    const watch = (): Promise<{ stream: NonNullable<Awaited<ReturnType<typeof handler.handleRequest>>['stream']> }> =>
+      handler.handleRequest({ method: 'GET', path: VMS, query: `watch=true&resourceVersion=${rv}` }) as never;
+    const stalled = (await watch()).stream;
+    const live = (await watch()).stream;
+    const seen: number[] = [];
+    const reading = (async () => {
+      for await (const batch of live) {
+        for (const line of batch.split('\n').filter(Boolean))
+          seen.push(Number(JSON.parse(line).object.metadata.labels.n));
+        if (seen.length === 50) break;
+      }
+    })();
+    for (let i = 0; i < 50; i++) {
+      const cur = await store.get('VirtualMachine', 'default', 's');
+      await store.update('VirtualMachine', { ...cur, metadata: { ...cur.metadata, labels: { n: String(i) } } });
+    }
+    await reading;
+    expect(seen).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    // The stalled one holds at most its 20 events plus the error, and stopped watching the store.
+    expect(stalled.isOverflowed).toBe(true);
+    expect(stalled.signal.aborted).toBe(true);
+    const lines = (await stalled.next())!.split('\n').filter(Boolean);
+    expect(lines.length).toBe(21);
+    const last = JSON.parse(lines[20]!) as { type: string; object: { code: number; reason: string } };
+    expect(last).toMatchObject({ type: 'ERROR', object: { code: 410, reason: 'Expired' } });
+    expect(await stalled.next()).toBeUndefined();
+    expect(handler.openWatches).toBe(0);
+    await store.close();
+  });
+
+  /** Opens a raw watch request on `h`'s server; `onResponse` decides how (or whether) to read. */
+  function open(path: string, onResponse: (res: IncomingMessage) => void): ClientRequest {
+    const server = h!.server;
+    const req = httpsRequest(
+      new URL(path, server.url),
+      { headers: { authorization: `Bearer ${server.token}` }, ca: server.caCertificate },
+      onResponse,
+    );
+    req.on('error', () => {});
+    req.end();
+    return req;
+  }
+
+  /**
+   * 100 changes of ~200 KB each: ~20 MB per watcher, far more than socket buffers hold. Each change waits
+   * until the reading watcher has it (`received()`), so that one never falls behind: client and server
+   * share this process, and an unpaced burst would outrun any reader.
+   */
+  async function burst(received: () => number): Promise<void> {
+    const filler = 'z'.repeat(200 * 1024);
+    for (let i = 0; i < 100; i++) {
+      const cur = await h!.store.get('VirtualMachine', 'default', 'big');
+      await h!.store.update('VirtualMachine', {
+        ...cur,
+        metadata: { ...cur.metadata, annotations: { filler, n: String(i) } },
+      });
+      while (received() <= i) await new Promise((r) => setImmediate(r));
+    }
+  }
+
+  function countLines(res: IncomingMessage, onCount: (n: number) => void): void {
+    let buf = '';
+    let n = 0;
+    res.setEncoding('utf8');
+    res.on('data', (c: string) => {
+      buf += c;
+      const parts = buf.split('\n');
+      buf = parts.pop()!;
+      n += parts.length;
+      onCount(n);
+    });
+  }
+
+  it('over HTTPS: a client that pauses overflows its buffer and reads 410 when it resumes; others are unaffected', async () => {
+    h = await startServer({ watchLimits: { maxBytes: 1024 * 1024 } });
+    await h.store.create('VirtualMachine', vm('big'));
+    const path = `${VMS}?watch=true&resourceVersion=${h.store.currentResourceVersion()}`;
+    let fast = 0;
+    open(path, (res) =>
+      countLines(res, (n) => {
+        fast = n;
+      }),
+    );
+    const paused = await new Promise<IncomingMessage>((resolve) => {
+      open(path, (res) => {
+        res.pause();
+        resolve(res);
+      });
+    });
+    while (h.server.handler.openWatches < 2) await new Promise((r) => setTimeout(r, 5));
+    await burst(() => fast);
+    expect(fast).toBe(100);
+
+    let text = '';
+    paused.setEncoding('utf8');
+    paused.on('data', (c: string) => {
+      text += c;
+    });
+    const ended = new Promise<void>((resolve) => paused.on('end', resolve));
+    paused.resume();
+    await ended;
+    const events = text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { type: string; object: { code?: number } });
+    expect(events.length).toBeLessThan(100);
+    expect(events.slice(0, -1).every((e) => e.type === 'MODIFIED')).toBe(true);
+    expect(events.at(-1)).toMatchObject({ type: 'ERROR', object: { code: 410 } });
+  });
+
+  it('over HTTPS: a client that never reads again is cut off after the grace period', async () => {
+    h = await startServer({ watchLimits: { maxBytes: 1024 * 1024 }, stalledWatchGraceMs: 100 });
+    await h.store.create('VirtualMachine', vm('big'));
+    const path = `${VMS}?watch=true&resourceVersion=${h.store.currentResourceVersion()}`;
+    let fast = 0;
+    open(path, (res) =>
+      countLines(res, (n) => {
+        fast = n;
+      }),
+    );
+    const stalled = await new Promise<IncomingMessage>((resolve) => {
+      open(path, (res) => {
+        res.pause();
+        resolve(res);
+      });
+    });
+    while (h.server.handler.openWatches < 2) await new Promise((r) => setTimeout(r, 5));
+    expect(h.server.openConnections).toBe(2);
+    await burst(() => fast);
+    expect(fast).toBe(100);
+    // Its buffer overflowed, so it no longer watches the store; after the grace period the server also
+    // drops the connection (the client, not reading, cannot even see that).
+    expect(h.server.handler.openWatches).toBe(1);
+    while (h.server.openConnections > 1) await new Promise((r) => setTimeout(r, 10));
+    expect(h.server.openConnections).toBe(1);
+    stalled.destroy();
+  });
+});
