@@ -59,8 +59,15 @@ export function toJsonValue(value: unknown, path = '', options: ToJsonOptions = 
   const limit = options.maxBytes ?? Number.POSITIVE_INFINITY;
   let bytes = 0;
   const onPath = new Set<object>();
+  // The path is kept as a stack of keys and only turned into text when there is an error to report.
+  const stack: (string | number)[] = [];
+  const fail = (message: string, key?: string | number): never => {
+    let p = path;
+    for (const k of key === undefined ? stack : [...stack, key]) p = child(p, k);
+    throw new JsonShapeError(p || '<root>', message);
+  };
 
-  const walk = (v: unknown, p: string): JsonValue => {
+  const walk = (v: unknown): JsonValue => {
     switch (typeof v) {
       case 'string':
         bytes += v.length + 2;
@@ -70,7 +77,7 @@ export function toJsonValue(value: unknown, path = '', options: ToJsonOptions = 
         bytes += 5;
         return v;
       case 'number':
-        if (!Number.isFinite(v)) throw new JsonShapeError(p || '<root>', `${v} is not a JSON number`);
+        if (!Number.isFinite(v)) fail(`${v} is not a JSON number`);
         bytes += 8;
         return Object.is(v, -0) ? 0 : v;
       case 'object': {
@@ -78,14 +85,16 @@ export function toJsonValue(value: unknown, path = '', options: ToJsonOptions = 
           bytes += 4;
           return null;
         }
-        if (onPath.has(v)) throw new JsonShapeError(p || '<root>', 'circular reference');
+        if (onPath.has(v)) fail('circular reference');
         if (Array.isArray(v)) {
           onPath.add(v);
           const out: JsonValue[] = new Array(v.length);
           for (let i = 0; i < v.length; i++) {
             const item: unknown = v[i];
-            if (item === undefined) throw new JsonShapeError(child(p, i), 'undefined is not a JSON value');
-            out[i] = walk(item, child(p, i));
+            if (item === undefined) fail('undefined is not a JSON value', i);
+            stack.push(i);
+            out[i] = walk(item);
+            stack.pop();
           }
           onPath.delete(v);
           bytes += 2 + v.length;
@@ -94,7 +103,7 @@ export function toJsonValue(value: unknown, path = '', options: ToJsonOptions = 
         }
         if (!isPlainObject(v)) {
           const name = (v as { constructor?: { name?: string } }).constructor?.name ?? 'object';
-          throw new JsonShapeError(p || '<root>', `a ${name} is not a JSON value; use a plain object or string`);
+          fail(`a ${name} is not a JSON value; use a plain object or string`);
         }
         onPath.add(v);
         const out: Record<string, JsonValue> = {};
@@ -102,7 +111,10 @@ export function toJsonValue(value: unknown, path = '', options: ToJsonOptions = 
           const item = (v as Record<string, unknown>)[key];
           if (item === undefined) continue;
           bytes += key.length + 4;
-          setOwn(out, key, walk(item, child(p, key)));
+          stack.push(key);
+          if (key === '__proto__') setOwn(out, key, walk(item));
+          else out[key] = walk(item);
+          stack.pop();
         }
         onPath.delete(v);
         bytes += 2;
@@ -110,10 +122,10 @@ export function toJsonValue(value: unknown, path = '', options: ToJsonOptions = 
         return Object.freeze(out);
       }
       default:
-        throw new JsonShapeError(p || '<root>', `a ${typeof v} is not a JSON value`);
+        return fail(`a ${typeof v} is not a JSON value`);
     }
   };
-  return walk(value, path);
+  return walk(value);
 }
 
 /** Deep copy of a JSON tree; the copy is mutable and shares nothing with the original. */
