@@ -22,6 +22,11 @@ export function toFetchResponse(r: ApiResponse): Response {
   if (stream) {
     const encoder = new TextEncoder();
     const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        // msw and the interceptors resolve the response only at its first chunk; a watch may have nothing to
+        // say for a long time, and the client must have its response (status, headers) at once.
+        controller.enqueue(new Uint8Array(0));
+      },
       async pull(controller) {
         const chunk = await stream.next();
         if (chunk === undefined) controller.close();

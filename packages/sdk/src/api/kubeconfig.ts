@@ -23,6 +23,9 @@ export function kubeconfigYaml(o: KubeconfigOptions): string {
         cluster: {
           server: o.server,
           ...(o.caCertificate ? { 'certificate-authority-data': Buffer.from(o.caCertificate).toString('base64') } : {}),
+          // Plain http (in-process, or `tls: false`): client-node refuses http URLs unless told TLS checks are
+          // off — which for http changes nothing.
+          ...(o.server.startsWith('http:') ? { 'insecure-skip-tls-verify': true } : {}),
         },
       },
     ],
