@@ -1,0 +1,17 @@
+import { type Kind, type KindMap, parseManifests, RequestError } from '@virtkit/engine';
+
+/** Accepts an object or one YAML/JSON document of the expected kind; returns a private copy. */
+export function parseManifestInput<K extends Kind>(input: KindMap[K] | string, kind: K): KindMap[K] {
+  const docs = typeof input === 'string' ? parseManifests(input) : [structuredClone(input)];
+  if (docs.length !== 1) throw new RequestError('BadRequest', `expected one ${kind} document, found ${docs.length}`);
+  const obj: unknown = docs[0];
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
+    throw new RequestError('BadRequest', `manifest must be an object of kind ${kind}`);
+  }
+  const o = obj as { kind?: unknown; metadata?: unknown };
+  if (o.kind !== undefined && o.kind !== kind) {
+    throw new RequestError('BadRequest', `manifest has kind "${String(o.kind)}", expected ${kind}`);
+  }
+  if (typeof o.metadata !== 'object' || o.metadata === null) o.metadata = {};
+  return obj as KindMap[K];
+}

@@ -1,0 +1,132 @@
+/**
+ * `connect()` — one entry point for every way to run virtkit:
+ * - embedded (default): the engine in this process, with simulated nodes (virtual time) or the local
+ *   libvirtd (real VMs), state in memory or in a durable file;
+ * - kubernetes: any Kubernetes-compatible API server serving kubevirt.io/v1 (e.g. `virtkit up`).
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { KubeConfig } from '@kubernetes/client-node';
+import {
+  type Clock,
+  createEngine,
+  DriverRegistry,
+  type EngineConfig,
+  MemoryStore,
+  RealClock,
+  type ResourceStore,
+  SqliteStore,
+} from '@virtkit/engine';
+import { SimEnv, type SimEnvNodeSpec } from '@virtkit/sim';
+import { VirtkitClient } from './client/client.ts';
+import { EmbeddedTransport } from './client/embedded-transport.ts';
+import { KubernetesTransport } from './client/kubernetes-transport.ts';
+
+export interface EmbeddedOptions {
+  mode?: 'embedded';
+  /** Simulated nodes: a count (`node-1`..`node-N`) or shapes. Default 3. Ignored with `driver: 'libvirt'`. */
+  nodes?: number | SimEnvNodeSpec[];
+  /** `sim` (default): simulated nodes in virtual time. `libvirt`: this host's libvirtd, real time. */
+  driver?: 'sim' | 'libvirt';
+  /** Keep state in a durable store in this directory (default: in memory). */
+  dataDir?: string;
+  /** Seed for the simulator and the engine's tie-breaking (default 1). */
+  seed?: number;
+  namespace?: string;
+  engineConfig?: EngineConfig;
+  /** libvirt driver settings (driver: 'libvirt'). */
+  libvirt?: { socketPath?: string; nodeName?: string; agentDataDir?: string; hypervisor?: 'auto' | 'kvm' | 'qemu' };
+}
+
+export interface KubernetesOptions {
+  mode: 'kubernetes';
+  kubeconfig?: string | KubeConfig;
+  context?: string;
+  namespace?: string;
+}
+
+export type ConnectOptions = EmbeddedOptions | KubernetesOptions;
+
+function openStore(dataDir: string | undefined, clock: Clock): ResourceStore {
+  if (!dataDir) return new MemoryStore({ clock });
+  mkdirSync(dataDir, { recursive: true });
+  return new SqliteStore(join(dataDir, 'store.db'), { clock });
+}
+
+/** Connects to virtkit. `await using vk = await connect()` gives an embedded 3-node simulated cluster. */
+export async function connect(options: ConnectOptions = {}): Promise<VirtkitClient> {
+  if (options.mode === 'kubernetes') {
+    const t = new KubernetesTransport({
+      ...(options.kubeconfig !== undefined ? { kubeconfig: options.kubeconfig } : {}),
+      ...(options.context !== undefined ? { context: options.context } : {}),
+      ...(options.namespace !== undefined ? { namespace: options.namespace } : {}),
+    });
+    return new VirtkitClient(t);
+  }
+  if (options.driver === 'libvirt') return connectLibvirt(options);
+  const store = options.dataDir ? openStore(options.dataDir, new RealClock()) : undefined;
+  const env = await SimEnv.create({
+    nodes: options.nodes ?? 3,
+    seed: options.seed ?? 1,
+    ...(store ? { store } : {}),
+    ...(options.engineConfig ? { engineConfig: options.engineConfig } : {}),
+  });
+  const engine = env.engine;
+  if (!engine) throw new Error('SimEnv did not start an engine');
+  // Resolve only once every node is registered and Ready, so the first VMs spread over all of them.
+  await env.waitFor(
+    async () => {
+      const nodes = (await env.store.list('Node')).items;
+      const ready = nodes.filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+      return ready.length >= env.nodes.length;
+    },
+    { what: 'all simulated nodes to be Ready' },
+  );
+  const transport = new EmbeddedTransport({
+    store: env.store,
+    clock: env.clock,
+    drivers: engine.drivers,
+    actions: engine.actions,
+    ...(options.namespace ? { namespace: options.namespace } : {}),
+    onClose: async () => {
+      await env[Symbol.asyncDispose]();
+      if (store) await store.close();
+    },
+  });
+  return new VirtkitClient(transport);
+}
+
+async function connectLibvirt(options: EmbeddedOptions): Promise<VirtkitClient> {
+  const { LibvirtNodeDriver } = await import('@virtkit/agent');
+  const clock = new RealClock();
+  const dataDir = options.dataDir ?? join(process.cwd(), '.virtkit-data');
+  const store = openStore(options.dataDir, clock);
+  const driver = await LibvirtNodeDriver.open({
+    nodeName: options.libvirt?.nodeName ?? 'local',
+    dataDir: options.libvirt?.agentDataDir ?? join(dataDir, 'agent'),
+    clock,
+    ...(options.libvirt?.socketPath ? { libvirt: { socketPath: options.libvirt.socketPath } } : {}),
+    ...(options.libvirt?.hypervisor ? { hypervisor: options.libvirt.hypervisor } : {}),
+  });
+  const drivers = new DriverRegistry([driver]);
+  const engine = createEngine({
+    store,
+    clock,
+    drivers,
+    ...(options.engineConfig ? { config: options.engineConfig } : {}),
+  });
+  await engine.start();
+  const transport = new EmbeddedTransport({
+    store,
+    clock,
+    drivers,
+    actions: engine.actions,
+    ...(options.namespace ? { namespace: options.namespace } : {}),
+    onClose: async () => {
+      await engine.stop();
+      await driver.close();
+      await store.close();
+    },
+  });
+  return new VirtkitClient(transport);
+}
