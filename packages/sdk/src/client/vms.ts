@@ -1,6 +1,5 @@
 import {
   IllegalTransitionError,
-  type VirtualMachine,
   type VirtualMachineInstance,
   type VirtualMachineInstanceMigration,
 } from '@virtkit/engine';
@@ -99,11 +98,7 @@ export class VirtualMachines extends ResourceClient<'VirtualMachine'> {
     return new VirtualMachineInstances(this.transport).tryGet(name, options);
   }
 
-  async #maybeWait(
-    name: string,
-    status: string,
-    options: NamespaceOption & ActionWait,
-  ): Promise<void> {
+  async #maybeWait(name: string, status: string, options: NamespaceOption & ActionWait): Promise<void> {
     if (!options.wait) return;
     const waitOpts = typeof options.wait === 'object' ? options.wait : {};
     await this.waitFor(name, status, { namespace: this.ns(options), ...waitOpts });
