@@ -17,12 +17,13 @@ export interface Harness {
   close(): Promise<void>;
 }
 
+/** A server over a fresh MemoryStore; `options` may depend on the store (e.g. VmActions over it). */
 export async function startServer(
-  options: Partial<ApiServerOptions> = {},
+  options: Partial<ApiServerOptions> | ((store: MemoryStore) => Partial<ApiServerOptions>) = {},
   storeOptions: StoreOptions = {},
 ): Promise<Harness> {
   const store = new MemoryStore(storeOptions);
-  const server = await createApiServer({ store, ...options });
+  const server = await createApiServer({ store, ...(typeof options === 'function' ? options(store) : options) });
   const dir = await mkdtemp(join(tmpdir(), 'virtkit-api-'));
   const kubeconfig = join(dir, 'kubeconfig');
   await server.kubeconfig(kubeconfig);
