@@ -14,6 +14,28 @@ export {
   UnschedulableError,
   VirtkitError,
 } from '@virtkit/engine';
+export {
+  type ApiActions,
+  type ApiHandler,
+  type ApiHandlerOptions,
+  type ApiRequest,
+  type ApiResponse,
+  type ApiServer,
+  type ApiServerOptions,
+  createApiHandler,
+  createApiServer,
+  createMswHandlers,
+  createServingCertificate,
+  DEFAULT_IN_PROCESS_URL,
+  type InProcessOptions,
+  type InterceptedApi,
+  interceptApi,
+  kubeconfigYaml,
+  type ObjectValidator,
+  type ServingCertificate,
+  type WatchBufferLimits,
+  writeKubeconfig,
+} from './api/index.ts';
 export { type CloudInitOptions, replicaSet, VirtualMachineBuilder, vm } from './builder.ts';
 export { VirtkitClient } from './client/client.ts';
 export { KubernetesTransport, type KubernetesTransportOptions } from './client/kubernetes-transport.ts';

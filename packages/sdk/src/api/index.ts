@@ -12,5 +12,6 @@ export {
 } from './msw.ts';
 export { type ApiServer, type ApiServerOptions, createApiServer } from './server.ts';
 export type { Status, StatusCause, StatusDetails } from './status.ts';
+export { createServingCertificate, type ServingCertificate } from './tls.ts';
 export type { ApiActions, ApiHandlerOptions, ApiRequest, ApiResponse, ObjectValidator } from './types.ts';
 export { DEFAULT_WATCH_LIMITS, type WatchBufferLimits, WatchStream } from './watch-stream.ts';
