@@ -43,6 +43,7 @@ const IMAGE_RE = /^[A-Za-z0-9][A-Za-z0-9._\-/:@]*$/;
 const MAC_RE = /^[0-9A-Fa-f]{2}([:-])[0-9A-Fa-f]{2}(\1[0-9A-Fa-f]{2}){4}$/;
 const UUID_RE = /^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$/;
 const TOKEN_RE = /^[A-Za-z0-9._-]+$/;
+const PORT_NAME_RE = /^[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$/;
 const TIMEZONE_RE = /^[A-Za-z0-9_+\-/]+$/;
 const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
@@ -397,6 +398,15 @@ function validateNetworking(s: Record<string, unknown>, p: string, f: Findings):
     if (mac !== undefined && !MAC_RE.test(mac))
       f.invalid(`${ip}.macAddress`, `${quote(mac)} is not a valid MAC address`);
     list(itf.ports).forEach((rawPort, j) => {
+      const portName = text(rec(rawPort)?.name);
+      if (
+        portName !== undefined &&
+        !(PORT_NAME_RE.test(portName) && /[a-z]/.test(portName) && !portName.includes('--'))
+      )
+        f.invalid(
+          `${ip}.ports[${j}].name`,
+          `${quote(portName)} must be an IANA service name: at most 15 lowercase letters, digits and single '-', with a letter`,
+        );
       const port = rec(rawPort)?.port;
       const pp = `${ip}.ports[${j}].port`;
       if (!present(port)) f.required(pp, 'port is required');

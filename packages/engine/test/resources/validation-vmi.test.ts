@@ -391,6 +391,29 @@ describe('interfaces and networks', () => {
       `${itf}[0].ports[1].port FieldValueRequired`,
     ]);
     expect(summary(check({ [`${itf}.0.model`]: 'ne2000' }))).toEqual([`${itf}[0].model FieldValueNotSupported`]);
+    expect(
+      check({
+        [`${itf}.0.ports`]: [
+          { name: 'http', port: 80 },
+          { name: 'h2-alt', port: 8080 },
+        ],
+      }).causes,
+    ).toEqual([]);
+    expect(
+      summary(
+        check({
+          [`${itf}.0.ports`]: [
+            { name: 'HTTP', port: 80 },
+            { name: '1234', port: 81 },
+            { name: 'a--b', port: 82 },
+          ],
+        }),
+      ),
+    ).toEqual([
+      `${itf}[0].ports[0].name FieldValueInvalid`,
+      `${itf}[0].ports[1].name FieldValueInvalid`,
+      `${itf}[0].ports[2].name FieldValueInvalid`,
+    ]);
   });
 
   it('may be absent altogether', () => {
