@@ -17,16 +17,20 @@ interface Queued {
   backlog: boolean;
 }
 
+type Waiter = (r: IteratorResult<WatchEvent>) => void;
+
+const DONE: IteratorResult<WatchEvent> = Object.freeze({ value: undefined, done: true });
+
 export class Watcher implements AsyncIterableIterator<WatchEvent> {
   readonly #limit: number;
   #queue: Queued[] = [];
   #head = 0;
   #live = 0;
-  #waiting: ((r: IteratorResult<WatchEvent>) => void) | undefined;
-  #waitingReject: ((e: unknown) => void) | undefined;
+  /** Pending `next()` calls; only ever non-empty while the queue is empty. */
+  #waiters: Waiter[] = [];
   #failure: Error | undefined;
   #ended = false;
-  #onDetach: () => void;
+  readonly #onDetach: () => void;
   #detached = false;
 
   /** `onDetach` runs once when the store should stop sending events (end, overflow, or consumer stopped). */
@@ -40,19 +44,11 @@ export class Watcher implements AsyncIterableIterator<WatchEvent> {
     return !this.#detached;
   }
 
-  get queued(): number {
-    return this.#queue.length - this.#head;
-  }
-
   push(type: WatchEventType, object: KubeObject, backlog = false): void {
     if (this.#detached) return;
-    if (!backlog && this.#live >= this.#limit) {
-      this.#failure = new GoneError(
-        `watch closed: the consumer fell more than ${this.#limit} events behind; watch again from the last resourceVersion seen`,
-      );
-      this.#detach();
-      // Wake a consumer that is somehow waiting with a full queue (cannot normally happen) so it sees the error.
-      this.#flush();
+    const waiter = this.#waiters.shift();
+    if (waiter) {
+      waiter({ value: { type, object: cloneJson(object) }, done: false });
       return;
     }
     // Consecutive bookmarks say the same thing; keep only the newest so an idle consumer's queue cannot grow.
@@ -61,14 +57,15 @@ export class Watcher implements AsyncIterableIterator<WatchEvent> {
       last.object = object;
       return;
     }
-    if (!backlog) this.#live++;
-    if (this.#waiting) {
-      const resolve = this.#waiting;
-      this.#waiting = undefined;
-      this.#waitingReject = undefined;
-      if (!backlog) this.#live--;
-      resolve({ value: { type, object: cloneJson(object) }, done: false });
-      return;
+    if (!backlog) {
+      if (this.#live >= this.#limit) {
+        this.#failure = new GoneError(
+          `watch closed: the consumer fell more than ${this.#limit} events behind; watch again from the last resourceVersion seen`,
+        );
+        this.#detach();
+        return;
+      }
+      this.#live++;
     }
     this.#queue.push({ type, object, backlog });
   }
@@ -80,7 +77,7 @@ export class Watcher implements AsyncIterableIterator<WatchEvent> {
     this.#queue = [];
     this.#head = 0;
     this.#detach();
-    this.#flush();
+    for (const w of this.#waiters.splice(0)) w(DONE);
   }
 
   next(): Promise<IteratorResult<WatchEvent>> {
@@ -88,7 +85,10 @@ export class Watcher implements AsyncIterableIterator<WatchEvent> {
       const item = this.#queue[this.#head]!;
       this.#queue[this.#head] = undefined as unknown as Queued;
       this.#head++;
-      if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
+      if (this.#head === this.#queue.length) {
+        this.#queue = [];
+        this.#head = 0;
+      } else if (this.#head > 1024 && this.#head * 2 > this.#queue.length) {
         this.#queue = this.#queue.slice(this.#head);
         this.#head = 0;
       }
@@ -101,18 +101,14 @@ export class Watcher implements AsyncIterableIterator<WatchEvent> {
       this.#ended = true;
       return Promise.reject(failure);
     }
-    if (this.#ended || this.#detached) return Promise.resolve({ value: undefined, done: true });
-    if (this.#waiting) return Promise.reject(new Error('watch: next() called again before the previous call settled'));
-    return new Promise((resolve, reject) => {
-      this.#waiting = resolve;
-      this.#waitingReject = reject;
-    });
+    if (this.#ended || this.#detached) return Promise.resolve(DONE);
+    return new Promise((resolve) => this.#waiters.push(resolve));
   }
 
   /** The consumer stopped (for-await `break`/`return`). */
   return(): Promise<IteratorResult<WatchEvent>> {
     this.end();
-    return Promise.resolve({ value: undefined, done: true });
+    return Promise.resolve(DONE);
   }
 
   [Symbol.asyncIterator](): this {
@@ -123,21 +119,5 @@ export class Watcher implements AsyncIterableIterator<WatchEvent> {
     if (this.#detached) return;
     this.#detached = true;
     this.#onDetach();
-  }
-
-  #flush(): void {
-    const resolve = this.#waiting;
-    const reject = this.#waitingReject;
-    if (!resolve || !reject) return;
-    this.#waiting = undefined;
-    this.#waitingReject = undefined;
-    if (this.#failure && this.#head >= this.#queue.length) {
-      const failure = this.#failure;
-      this.#failure = undefined;
-      this.#ended = true;
-      reject(failure);
-    } else {
-      resolve({ value: undefined, done: true });
-    }
   }
 }

@@ -1185,6 +1185,21 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
         expect(clock.pendingTimers).toBe(0);
       });
 
+      it('answers concurrent next() calls in order', async () => {
+        const s = await make();
+        const w = s.watch('Node', { resourceVersion: '0' })[Symbol.asyncIterator]();
+        const pending = [w.next(), w.next(), w.next()];
+        await s.create('Node', node('a'));
+        await s.create('Node', node('b'));
+        await s.delete('Node', undefined, 'a');
+        const got = await Promise.all(pending);
+        expect(summary(got.map((r) => r.value!))).toEqual([
+          ['ADDED', 'a', '1'],
+          ['ADDED', 'b', '2'],
+          ['DELETED', 'a', '3'],
+        ]);
+      });
+
       it('ends when the consumer breaks out of for-await', async () => {
         const s = await make();
         await s.create('VirtualMachine', vm('a'));
