@@ -606,9 +606,15 @@ export class LibvirtNodeDriver implements NodeDriver {
     let lastProgressAt = startedAt;
     let iterations = 0;
     let polling = true;
+    // Stopping the sampler must not wait out its current sleep: the migration result would be late.
+    const stopSampling = new AbortController();
     const poll = async () => {
       while (polling) {
-        await this.#clock.sleep(this.#opts.migrationPollMs ?? 200);
+        try {
+          await this.#clock.sleep(this.#opts.migrationPollMs ?? 200, stopSampling.signal);
+        } catch {
+          break;
+        }
         if (!polling) break;
         try {
           const js = await client.jobStats(id);
@@ -659,6 +665,7 @@ export class LibvirtNodeDriver implements NodeDriver {
       });
     } catch (err) {
       polling = false;
+      stopSampling.abort();
       await poller;
       this.#abortHooks.delete(id);
       t.migration = undefined;
@@ -675,6 +682,7 @@ export class LibvirtNodeDriver implements NodeDriver {
       throw this.#error(reason, message, err);
     }
     polling = false;
+    stopSampling.abort();
     await poller;
     this.#abortHooks.delete(id);
     const durationMs = this.#clock.now() - startedAt;
