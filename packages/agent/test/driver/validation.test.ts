@@ -1,0 +1,141 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { DriverError } from '@virtkit/engine';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LibvirtNodeDriver } from '../../src/index.ts';
+import { EventLog, guestDefinition, guestTranslations, requireLibvirt, tempDataDir } from '../helpers.ts';
+
+const virshNames = () =>
+  execFileSync('virsh', ['-q', 'list', '--all', '--name'], { encoding: 'utf8' })
+    .split('\n')
+    .map((s) => s.trim())
+    .filter(Boolean);
+
+/** Misuse and hostile specs against a real daemon; nothing here boots a guest. */
+describe('LibvirtNodeDriver refuses bad definitions with the port reasons', () => {
+  let data: Awaited<ReturnType<typeof tempDataDir>>;
+  let driver: LibvirtNodeDriver;
+  const log = new EventLog();
+
+  beforeAll(async () => {
+    requireLibvirt();
+    data = await tempDataDir('validation');
+    driver = await LibvirtNodeDriver.open({
+      nodeName: 'validation-node',
+      dataDir: data.dir,
+      imageTranslations: await guestTranslations(),
+      hostDiskRoots: [`${data.dir}/hostdisks`],
+    });
+    driver.onEvent(log.push);
+  });
+  afterAll(async () => {
+    for (const d of await driver.listDomains()) await driver.undefineDomain(d.id).catch(() => undefined);
+    await driver?.close();
+    await data?.cleanup();
+  });
+
+  const reason = async (p: Promise<unknown>) => {
+    try {
+      await p;
+    } catch (e) {
+      if (e instanceof DriverError) return e.reason;
+      throw e;
+    }
+    return 'resolved';
+  };
+
+  it('keeps hostile names out of paths and XML', async () => {
+    const def = await guestDefinition('ok', 'uid-valid-1');
+    expect(await reason(driver.defineDomain({ ...def, uid: '../../../etc' }))).toBe('InvalidSpec');
+    expect(await reason(driver.defineDomain({ ...def, id: 'ns_a/b' }))).toBe('InvalidSpec');
+    // A name full of XML metacharacters is escaped, defined and removed intact.
+    const evil = `vk-test_it's <"&> ..`;
+    const info = await driver.defineDomain({ ...def, id: evil, name: `it's <"&> ..`, uid: 'uid-valid-evil' });
+    expect(info.id).toBe(evil);
+    expect(virshNames()).toContain(evil);
+    expect(readdirSync(`${data.dir}/domains`)).toEqual(['uid-valid-evil']);
+    await driver.undefineDomain(evil);
+    expect(virshNames()).not.toContain(evil);
+    expect(existsSync(`${data.dir}/domains/uid-valid-evil`)).toBe(false);
+    expect(log.sequence(evil)).toEqual(['Defined/Added', 'Undefined/Removed']);
+  });
+
+  it('maps image, disk and capacity problems to their reasons and leaves no files', async () => {
+    const def = await guestDefinition('img', 'uid-valid-2');
+    const missing = {
+      ...def,
+      spec: {
+        ...def.spec,
+        domain: { ...def.spec.domain, devices: { disks: [{ name: 'root', disk: { bus: 'virtio' as const } }] } },
+        volumes: [{ name: 'root', containerDisk: { image: 'file:///nonexistent/disk.img' } }],
+      },
+    };
+    expect(await reason(driver.defineDomain(missing))).toBe('ImageFetchFailed');
+    const failed = log.events.find((e) => e.type === 'image' && e.phase === 'failed');
+    expect(failed?.type === 'image' && failed.error?.reason).toBe('ImageFetchFailed');
+    const untranslated = {
+      ...missing,
+      spec: { ...missing.spec, volumes: [{ name: 'root', containerDisk: { image: 'quay.io/x/y' } }] },
+    };
+    expect(await reason(driver.defineDomain(untranslated))).toBe('ImageFetchFailed');
+    const host = {
+      ...missing,
+      spec: { ...missing.spec, volumes: [{ name: 'root', hostDisk: { path: '/etc/passwd', type: 'Disk' as const } }] },
+    };
+    expect(await reason(driver.defineDomain(host))).toBe('InvalidSpec');
+    const huge = await guestDefinition('huge', 'uid-valid-3', { memory: '4Ti' });
+    expect(await reason(driver.defineDomain(huge))).toBe('InsufficientResources');
+    const pvc = {
+      ...missing,
+      spec: { ...missing.spec, volumes: [{ name: 'root', persistentVolumeClaim: { claimName: 'c' } }] },
+    };
+    expect(await reason(driver.defineDomain(pvc))).toBe('InvalidSpec');
+    expect(readdirSync(`${data.dir}/domains`)).toEqual([]);
+    expect(await driver.listDomains()).toEqual([]);
+  });
+
+  it('answers operations on unknown domains like libvirt: not found, or a no-op where the port says so', async () => {
+    expect(await reason(driver.startDomain('vk-test_nope'))).toBe('DomainNotFound');
+    expect(await reason(driver.pauseDomain('vk-test_nope'))).toBe('DomainNotFound');
+    expect(await driver.getDomain('vk-test_nope')).toBeUndefined();
+    await driver.destroyDomain('vk-test_nope');
+    await driver.undefineDomain('vk-test_nope');
+    await driver.abortMigration('vk-test_nope');
+  });
+
+  it('creates an emptyDisk and a hostDisk under the allowed root', async () => {
+    const def = await guestDefinition('disks', 'uid-valid-4');
+    const withDisks = {
+      ...def,
+      spec: {
+        ...def.spec,
+        domain: {
+          ...def.spec.domain,
+          devices: {
+            disks: [
+              { name: 'cloudinit', disk: { bus: 'virtio' as const } },
+              { name: 'scratch', disk: { bus: 'scsi' as const } },
+              { name: 'host', disk: { bus: 'sata' as const } },
+            ],
+          },
+        },
+        volumes: [
+          ...(def.spec.volumes ?? []),
+          { name: 'scratch', emptyDisk: { capacity: '64Mi' } },
+          {
+            name: 'host',
+            hostDisk: { path: `${data.dir}/hostdisks/h.img`, type: 'DiskOrCreate' as const, capacity: '8Mi' },
+          },
+        ],
+      },
+    };
+    execFileSync('mkdir', ['-p', `${data.dir}/hostdisks`]);
+    await driver.defineDomain(withDisks);
+    const xml = execFileSync('virsh', ['dumpxml', 'vk-test_disks'], { encoding: 'utf8' });
+    expect(xml).toMatch(/empty-1\.qcow2'\/>\s*<target dev='sda' bus='scsi'\/>/);
+    expect(xml).toMatch(/h\.img'\/>\s*<target dev='sdb' bus='sata'\/>/);
+    expect(xml).toContain("model='virtio-scsi'");
+    await driver.undefineDomain('vk-test_disks');
+    expect(existsSync(`${data.dir}/hostdisks/h.img`)).toBe(true); // host disks belong to the host
+  });
+});
