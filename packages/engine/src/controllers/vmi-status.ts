@@ -70,8 +70,12 @@ export function statusSummary(snapshot: LifecycleSnapshot) {
         ? {
             name: snapshot.context.migration.name,
             phase,
-            ...(snapshot.context.migration.failureReason !== undefined
-              ? { reason: snapshot.context.migration.failureReason }
+            // Why it was aborted (a timeout, a cancel) says more than the driver's "aborted".
+            ...((snapshot.context.migration.abortReason ?? snapshot.context.migration.failureReason) !== undefined
+              ? {
+                  reason: (snapshot.context.migration.abortReason ??
+                    snapshot.context.migration.failureReason) as string,
+                }
               : {}),
           }
         : undefined,
