@@ -1,16 +1,21 @@
 /**
  * SimEnv: a whole simulated cluster in one object — a VirtualClock (auto-advancing by default), a
- * MemoryStore, a SimFabric with N SimNodes, optionally an embedded engine wired to them — for tests and
- * examples that need nothing but `npm install`:
+ * MemoryStore, a SimFabric with N SimNodes and the embedded engine (`createEngine`) wired to them — for
+ * tests and examples that need nothing but `npm install`:
  *
  *   await using env = await SimEnv.create({ nodes: 3, seed: 1 });
+ *   await env.store.create('VirtualMachine', vm);
  *   env.faults.crashNode('node-1');
- *   await env.waitFor(() => ...);
+ *   await env.waitFor(async () => ...);
  *
  * Everything random (node timings, store uids) derives from `seed`, so a scenario replays byte for byte.
  */
 import {
+  createEngine,
   type DomainEvent,
+  DriverRegistry,
+  type Engine,
+  type EngineConfig,
   MemoryStore,
   type NodeDriverRegistry,
   type ResourceStore,
@@ -70,8 +75,13 @@ export interface SimEnvOptions {
   autoAdvance?: boolean;
   /** Clock start, ms since epoch (default 2026-01-01T00:00:00Z). */
   start?: number;
-  /** Builds the embedded engine from the wiring; without it the env has nodes, store and clock only. */
-  engine?: (wiring: SimEngineWiring) => SimEngineHandle | Promise<SimEngineHandle>;
+  /** Configuration of the embedded engine. */
+  engineConfig?: EngineConfig;
+  /**
+   * The control plane: the embedded engine (default), `false` for nodes, store and clock only, or a
+   * factory building something else from the wiring.
+   */
+  engine?: false | ((wiring: SimEngineWiring) => SimEngineHandle | Promise<SimEngineHandle>);
 }
 
 export interface WaitOptions {
@@ -104,7 +114,8 @@ export class SimEnv implements AsyncDisposable {
   readonly #events: DomainEvent[] = [];
   readonly #eventWaiters = new Set<(e: DomainEvent) => void>();
   readonly #ownsStore: boolean;
-  #engine: SimEngineHandle | undefined;
+  #engine: Engine | undefined;
+  #custom: SimEngineHandle | undefined;
   #disposed = false;
 
   private constructor(options: SimEnvOptions) {
@@ -152,22 +163,50 @@ export class SimEnv implements AsyncDisposable {
 
   static async create(options: SimEnvOptions): Promise<SimEnv> {
     const env = new SimEnv(options);
-    if (options.engine) {
-      const rng = Rng.from(options.seed ?? 1).fork('engine');
-      env.#engine = await options.engine({
+    const rng = Rng.from(options.seed ?? 1).fork('engine');
+    const random = () => rng.next();
+    if (typeof options.engine === 'function') {
+      env.#custom = await options.engine({
         store: env.store,
         clock: env.clock,
         drivers: env.fabric,
         nodes: env.nodes,
-        random: () => rng.next(),
+        random,
       });
+    } else if (options.engine !== false) {
+      const engine = createEngine({
+        store: env.store,
+        clock: env.clock,
+        drivers: new DriverRegistry(env.nodes),
+        random,
+        ...(options.engineConfig ? { config: options.engineConfig } : {}),
+      });
+      env.#engine = engine;
+      await engine.start();
     }
     env.clock.autoAdvance = options.autoAdvance ?? true;
+    if (env.#engine && env.taints.size > 0) await env.#applyTaints();
     return env;
   }
 
-  get engine(): SimEngineHandle | undefined {
+  /** The embedded engine (undefined with `engine: false` or a custom factory). */
+  get engine(): Engine | undefined {
     return this.#engine;
+  }
+
+  /** What a custom engine factory returned. */
+  get customEngine(): SimEngineHandle | undefined {
+    return this.#custom;
+  }
+
+  /** Taints go on the Node objects the engine registers for the nodes. */
+  async #applyTaints(): Promise<void> {
+    for (const [name, taints] of this.taints) {
+      await this.waitFor(async () => (await this.store.tryGet('Node', undefined, name)) !== undefined, {
+        what: `Node ${name} to be registered`,
+      });
+      await this.store.patch('Node', undefined, name, 'merge', { spec: { taints } });
+    }
   }
 
   node(name: string): SimNode {
@@ -261,8 +300,13 @@ export class SimEnv implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     if (this.#disposed) return;
     this.#disposed = true;
-    const engine = this.#engine;
-    this.#engine = undefined;
+    if (this.#engine) {
+      const auto = this.clock.autoAdvance;
+      await this.#engine.stop();
+      this.clock.autoAdvance = auto;
+    }
+    const engine = this.#custom;
+    this.#custom = undefined;
     if (engine) {
       const dispose = engine[Symbol.asyncDispose];
       if (dispose) await dispose.call(engine);

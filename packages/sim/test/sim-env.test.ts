@@ -30,8 +30,53 @@ describe('SimEnv', () => {
     expect(stopped).toBe(true);
   });
 
+  it('embeds the engine: a VirtualMachine runs on a simulated node, then is deleted', async () => {
+    await using env = await SimEnv.create({ nodes: 3, seed: 1 });
+    expect(env.engine?.running).toBe(true);
+    await env.store.create('VirtualMachine', {
+      apiVersion: 'kubevirt.io/v1',
+      kind: 'VirtualMachine',
+      metadata: { name: 'web', namespace: 'default' },
+      spec: {
+        runStrategy: 'Always',
+        template: {
+          spec: {
+            domain: { cpu: { cores: 1 }, memory: { guest: '256Mi' }, devices: {} },
+            volumes: [
+              { name: 'root', containerDisk: { image: 'virtkit/test-guest' } },
+              { name: 'ci', cloudInitNoCloud: { userData: 'hostname: web-host\n' } },
+            ],
+          },
+        },
+      },
+    });
+    const vmi = async () => env.store.tryGet('VirtualMachineInstance', 'default', 'web');
+    await env.waitFor(async () => (await vmi())?.status?.phase === 'Running', { what: 'VMI Running' });
+    const nodeName = (await vmi())!.status!.nodeName!;
+    const lines = env.node(nodeName).consoleBacklog('default_web');
+    expect(lines.some((l) => l.includes('hostname=web-host'))).toBe(true);
+    await env.store.delete('VirtualMachine', 'default', 'web');
+    await env.waitFor(async () => (await vmi()) === undefined && env.node(nodeName).domainIds().length === 0, {
+      what: 'VMI and domain gone',
+    });
+    expect(env.engine!.errors).toEqual([]);
+  });
+
+  it("puts node-spec taints on the engine's Node objects", async () => {
+    await using env = await SimEnv.create({
+      nodes: [
+        { name: 'tainted', taints: [{ key: 'dedicated', value: 'gpu', effect: 'NoSchedule' }] },
+        { name: 'plain' },
+      ],
+      seed: 2,
+    });
+    const node = await env.store.get('Node', undefined, 'tainted');
+    expect(node.spec?.taints).toEqual([{ key: 'dedicated', value: 'gpu', effect: 'NoSchedule' }]);
+  });
+
   it('takes node specs with sizes, labels and taints; faults by node name; waitFor in virtual time', async () => {
     await using env = await SimEnv.create({
+      engine: false,
       nodes: [
         { name: 'big', cpu: 32, memory: '128Gi', labels: { zone: 'a' } },
         { name: 'small', cpu: '2', memory: '2Gi', taints: [{ key: 'dedicated', value: 'x', effect: 'NoSchedule' }] },
@@ -53,7 +98,7 @@ describe('SimEnv', () => {
 
   it('replays the same trace for the same seed', async () => {
     const once = async () => {
-      await using env = await SimEnv.create({ nodes: 2, seed: 9 });
+      await using env = await SimEnv.create({ nodes: 2, seed: 9, engine: false });
       await env.node('node-1').defineDomain(vmDef('a'));
       await env.node('node-1').startDomain('default_a');
       await env.waitForEvent((e) => e.type === 'guest-ready');
