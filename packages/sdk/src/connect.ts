@@ -96,6 +96,24 @@ export async function connect(options: ConnectOptions = {}): Promise<VirtkitClie
   return new VirtkitClient(transport);
 }
 
+/**
+ * A client over an existing SimEnv (for tests written with `SimEnv`): the env stays yours to dispose;
+ * closing the client does not dispose it.
+ */
+export function clientForSimEnv(env: SimEnv, options: { namespace?: string } = {}): VirtkitClient {
+  const engine = env.engine;
+  if (!engine) throw new TypeError('clientForSimEnv needs a SimEnv with its embedded engine (engine option not false)');
+  return new VirtkitClient(
+    new EmbeddedTransport({
+      store: env.store,
+      clock: env.clock,
+      drivers: engine.drivers,
+      actions: engine.actions,
+      ...(options.namespace ? { namespace: options.namespace } : {}),
+    }),
+  );
+}
+
 async function connectLibvirt(options: EmbeddedOptions): Promise<VirtkitClient> {
   const { LibvirtNodeDriver } = await import('@virtkit/agent');
   const clock = new RealClock();

@@ -60,4 +60,10 @@ export {
   VirtualMachineInstances,
   VirtualMachines,
 } from './client/vms.ts';
-export { type ConnectOptions, connect, type EmbeddedOptions, type KubernetesOptions } from './connect.ts';
+export {
+  type ConnectOptions,
+  clientForSimEnv,
+  connect,
+  type EmbeddedOptions,
+  type KubernetesOptions,
+} from './connect.ts';
