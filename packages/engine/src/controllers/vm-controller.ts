@@ -114,15 +114,20 @@ export class VmController {
     }
     let requests = vm.status?.stateChangeRequests ?? [];
 
+    // An evicted VMI (drain) of a RerunOnFailure VM comes back elsewhere, as after a failure.
+    if (
+      vmi?.metadata.annotations?.[ANNOTATION_EVICTED] !== undefined &&
+      vmi.metadata.deletionTimestamp !== undefined &&
+      strategy === 'RerunOnFailure' &&
+      !requests.some((r) => r.action === 'Start')
+    ) {
+      requests = [...requests, { action: 'Start' }];
+    }
     const decision = decide({ ...vm, status: { ...vm.status, stateChangeRequests: requests } }, vmi);
     if (decision.action === 'stop') {
       await this.#deleteVmi(vm, decision.vmi);
       // A failed RerunOnFailure VMI (or an evicted one) comes back through a start request.
-      const evicted = decision.vmi.metadata.annotations?.[ANNOTATION_EVICTED] !== undefined;
-      if (
-        (decision.restartAfter || (evicted && strategy === 'RerunOnFailure')) &&
-        !requests.some((r) => r.action === 'Start')
-      ) {
+      if (decision.restartAfter && !requests.some((r) => r.action === 'Start')) {
         requests = [...requests, { action: 'Start' }];
       }
     } else if (decision.action === 'start') {
