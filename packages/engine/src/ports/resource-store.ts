@@ -26,6 +26,9 @@
  *   Orphan: dependents lose their reference to the owner and stay (a stored `orphan` finalizer means the same).
  *   Foreground: the owner gets `deletionTimestamp` and the `foregroundDeletion` finalizer, its dependents are
  *   deleted, and it goes away once no dependent with `blockOwnerDeletion: true` remains.
+ *   An object written with references to owners that no longer exist (a controller racing a delete) loses the
+ *   dangling references, and is deleted when none of its owners exists. References to kinds the store does not
+ *   hold are never judged dangling.
  * - `list` returns items sorted by namespace, then name. With `limit`, `continue` tokens are opaque and serve
  *   later pages from the same snapshot as the first (same `resourceVersion`); a token older than the retained
  *   history fails with `GoneError`.

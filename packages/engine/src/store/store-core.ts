@@ -85,13 +85,15 @@ const DEFAULT_MAX_OBJECT_BYTES = 1536 * 1024;
 /** Default `historyLimit`. */
 export const DEFAULT_HISTORY_LIMIT = 10_000;
 
-type WorkItem = { t: 'collect'; uid: string } | { t: 'foreground'; uid: string } | { t: 'release'; uid: string };
+type WorkItem = { t: 'collect'; uid: string } | { t: 'foreground'; uid: string } | { t: 'verify'; id: string };
 
 interface Txn {
   startRv: number;
   events: StoreEvent[];
   undo: { kind: Kind; key: string; prev: KubeObject | undefined }[];
   work: WorkItem[];
+  /** Owners whose foreground deletion may have been unblocked; checked once the other work is done. */
+  release: Set<string>;
 }
 
 interface KindTable {
@@ -123,6 +125,12 @@ const splitId = (id: string): [Kind, string] => {
 const nsOf = (obj: KubeObject) => obj.metadata.namespace ?? '';
 const finalizersOf = (obj: KubeObject): readonly string[] => obj.metadata.finalizers ?? [];
 const refsOf = (obj: KubeObject): readonly OwnerReference[] => obj.metadata.ownerReferences ?? [];
+
+function sameOwners(a: KubeObject | undefined, b: KubeObject): boolean {
+  const ra = a === undefined ? [] : refsOf(a);
+  const rb = refsOf(b);
+  return ra.length === rb.length && ra.every((r, i) => r.uid === rb[i]!.uid);
+}
 
 function lowerBound(keys: readonly string[], target: string): number {
   let lo = 0;
@@ -635,18 +643,30 @@ export class StoreCore implements ResourceStore {
   }
 
   /**
-   * The garbage collector, run to completion inside the transaction. `collect`: an owner is gone, so its
-   * dependents lose the reference (when another owner remains) or are deleted. `foreground`: an owner waits
-   * for its dependents, so they are deleted now. `release`: a foreground-deleting owner loses its
-   * `foregroundDeletion` finalizer once no dependent with blockOwnerDeletion remains.
+   * The garbage collector, run to completion inside the transaction, as the apiserver's GC would eventually.
+   * `collect`: an owner is gone, so its dependents lose the reference (when another owner remains) or are
+   * deleted. `foreground`: an owner waits for its dependents, so they are deleted now. `verify`: an object was
+   * written with owner references; the dangling ones are dropped, and if no owner exists at all it is deleted.
+   * Then `release`: a foreground-deleting owner loses its `foregroundDeletion` finalizer once no dependent
+   * with blockOwnerDeletion remains (once per owner per round, however many dependents went).
    */
   #runWork(): void {
     const txn = this.#txn!;
-    for (let steps = 0; txn.work.length > 0; steps++) {
-      if (steps > 1_000_000) throw new VirtkitError('Internal', 'garbage collection did not converge', 500);
-      const item = txn.work.shift()!;
-      if (item.t === 'release') {
-        this.#release(item.uid);
+    let steps = 0;
+    for (let i = 0; ; i++) {
+      if (++steps > 10_000_000) throw new VirtkitError('Internal', 'garbage collection did not converge', 500);
+      if (i === txn.work.length) {
+        txn.work.length = 0;
+        i = -1;
+        if (txn.release.size === 0) return;
+        const owners = [...txn.release];
+        txn.release.clear();
+        for (const uid of owners) this.#release(uid);
+        continue;
+      }
+      const item = txn.work[i]!;
+      if (item.t === 'verify') {
+        this.#verifyOwners(item.id);
         continue;
       }
       const owner = item.uid;
@@ -666,8 +686,20 @@ export class StoreCore implements ResourceStore {
           this.#delete(kind, key, nested ? 'Foreground' : 'Background');
         }
       }
-      if (item.t === 'foreground') txn.work.push({ t: 'release', uid: owner });
+      if (item.t === 'foreground') txn.release.add(owner);
     }
+  }
+
+  /** A dependent written with references to owners that do not exist (say, deleted a moment before). */
+  #verifyOwners(id: string): void {
+    const [kind, key] = splitId(id);
+    const obj = this.#table(kind).objects.get(key);
+    if (!obj) return;
+    const refs = refsOf(obj);
+    const alive = refs.filter((r) => this.#ownerExists(r));
+    if (alive.length === refs.length) return;
+    if (alive.length > 0) this.#commit(kind, key, 'MODIFIED', withMeta(obj, { ownerReferences: alive }));
+    else if (obj.metadata.deletionTimestamp === undefined) this.#delete(kind, key, 'Background');
   }
 
   #release(uid: string): void {
@@ -692,7 +724,7 @@ export class StoreCore implements ResourceStore {
   #transact(fn: () => KubeObject): KubeObject {
     this.#open();
     if (this.#txn) throw new VirtkitError('Internal', 'store operations must not nest', 500);
-    const txn: Txn = { startRv: this.#rv, events: [], undo: [], work: [] };
+    const txn: Txn = { startRv: this.#rv, events: [], undo: [], work: [], release: new Set() };
     this.#txn = txn;
     let result: KubeObject;
     try {
@@ -726,8 +758,10 @@ export class StoreCore implements ResourceStore {
     this.#apply(kind, key, prev, type === 'DELETED' ? undefined : stored);
     txn.undo.push({ kind, key, prev });
     txn.events.push({ rv, kind, key, type, object: stored, prev });
-    if (prev) for (const ref of refsOf(prev)) txn.work.push({ t: 'release', uid: ref.uid });
+    if (prev) for (const ref of refsOf(prev)) txn.release.add(ref.uid);
     if (type === 'DELETED') txn.work.push({ t: 'collect', uid: stored.metadata.uid! });
+    else if (refsOf(stored).length > 0 && !sameOwners(prev, stored))
+      txn.work.push({ t: 'verify', id: idOf(kind, key) });
     return stored;
   }
 

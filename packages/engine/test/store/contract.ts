@@ -700,10 +700,48 @@ export function describeStoreContract(name: string, factory: StoreFactory): void
         await s.create('VirtualMachineInstance', vmi('child', { ownerReferences: [ownedBy(old)] }));
         await s.delete('VirtualMachine', 'default', 'web', { propagationPolicy: 'Orphan' });
         await s.patch('VirtualMachine', 'default', 'web', 'merge', { metadata: { finalizers: null } });
-        await s.create('VirtualMachine', vm('web'));
-        await s.create('VirtualMachineInstance', vmi('stale', { ownerReferences: [ownedBy(old)] }));
+        const recreated = await s.create('VirtualMachine', vm('web'));
+        await s.create('VirtualMachineInstance', vmi('mine', { ownerReferences: [ownedBy(recreated)] }));
         await s.delete('VirtualMachine', 'default', 'web');
-        expect((await s.list('VirtualMachineInstance')).items.map((i) => i.metadata.name)).toEqual(['child', 'stale']);
+        expect((await s.list('VirtualMachineInstance')).items.map((i) => i.metadata.name)).toEqual(['child']);
+      });
+
+      it('collects a dependent written after its owner is gone (the controller race)', async () => {
+        const s = await make();
+        const owner = await s.create('VirtualMachine', vm('web'));
+        await s.delete('VirtualMachine', 'default', 'web');
+        const w = s
+          .watch('VirtualMachineInstance', { resourceVersion: s.currentResourceVersion() })
+          [Symbol.asyncIterator]();
+        const created = await s.create('VirtualMachineInstance', vmi('late', { ownerReferences: [ownedBy(owner)] }));
+        expect(created.metadata.resourceVersion).toBe('3');
+        expect(await s.tryGet('VirtualMachineInstance', 'default', 'late')).toBeUndefined();
+        expect(summary(await take(w, 2))).toEqual([
+          ['ADDED', 'late', '3'],
+          ['DELETED', 'late', '4'],
+        ]);
+        // With one live owner left, only the dangling reference goes.
+        const live = await s.create('Node', node('n1'));
+        await s.create(
+          'VirtualMachineInstance',
+          vmi('half', { ownerReferences: [ownedBy(owner), ownedBy(live, false, false)] }),
+        );
+        expect(
+          (await s.get('VirtualMachineInstance', 'default', 'half')).metadata.ownerReferences?.map((r) => r.name),
+        ).toEqual(['n1']);
+        // References to kinds this store does not hold cannot be checked and are left alone.
+        const foreign = { apiVersion: 'apps/v1', kind: 'Deployment', name: 'd', uid: 'elsewhere' };
+        await s.create('VirtualMachineInstance', vmi('foreign', { ownerReferences: [foreign] }));
+        expect((await s.get('VirtualMachineInstance', 'default', 'foreign')).metadata.ownerReferences).toEqual([
+          foreign,
+        ]);
+        // An update that points an object at a missing owner is collected the same way.
+        const half = await s.get('VirtualMachineInstance', 'default', 'half');
+        await s.update('VirtualMachineInstance', {
+          ...half,
+          metadata: { ...half.metadata, ownerReferences: [ownedBy(owner)] },
+        });
+        expect(await s.tryGet('VirtualMachineInstance', 'default', 'half')).toBeUndefined();
       });
 
       it('Orphan: dependents stay, their references to the owner removed', async () => {
