@@ -158,6 +158,38 @@ async function measure(name: 'memory' | 'sqlite', store: ResourceStore, objects:
       rate(delivered, ms),
     );
   }
+  for (const policy of ['Background', 'Foreground'] as const) {
+    const dependents = name === 'memory' ? 5_000 : 500;
+    const owner = await store.create('VirtualMachineInstanceReplicaSet', {
+      apiVersion: 'kubevirt.io/v1',
+      kind: 'VirtualMachineInstanceReplicaSet',
+      metadata: { name: `pool-${policy.toLowerCase()}` },
+      spec: { selector: { matchLabels: { pool: policy } }, template: { spec: { domain: { devices: {} } } } },
+    });
+    const ref = {
+      apiVersion: owner.apiVersion,
+      kind: owner.kind,
+      name: owner.metadata.name!,
+      uid: owner.metadata.uid!,
+      controller: true,
+      blockOwnerDeletion: true,
+    };
+    for (let i = 0; i < dependents; i++) {
+      await store.create('VirtualMachineInstance', {
+        apiVersion: 'kubevirt.io/v1',
+        kind: 'VirtualMachineInstance',
+        metadata: { name: `${owner.metadata.name}-${i}`, ownerReferences: [ref] },
+        spec: { domain: { devices: {} } },
+      });
+    }
+    t = performance.now();
+    await store.delete('VirtualMachineInstanceReplicaSet', 'default', owner.metadata.name!, {
+      propagationPolicy: policy,
+    });
+    const ms = performance.now() - t;
+    if ((await store.list('VirtualMachineInstance')).items.length !== 0) throw new Error('cascade left dependents');
+    record(`cascade delete (${policy}), 1 owner`, 'dependents/s', name, rate(dependents, ms));
+  }
   await store.close();
 }
 
