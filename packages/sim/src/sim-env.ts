@@ -22,6 +22,8 @@ import {
   type Taint,
   TimeoutError,
   VirtualClock,
+  type VirtualMachineInstance,
+  type VMIPhase,
 } from '@virtkit/engine';
 import { SimFabric } from './fabric.ts';
 import type { FaultTiming, NodeFault } from './faults.ts';
@@ -277,6 +279,24 @@ export class SimEnv implements AsyncDisposable {
       }
       await this.#sleep(Math.min(poll, deadline - this.clock.now()));
     }
+  }
+
+  /** Waits until the VirtualMachineInstance `namespace/name` reports `phase` (polling the store in virtual time). */
+  async waitForVMIPhase(
+    namespace: string,
+    name: string,
+    phase: VMIPhase,
+    options: WaitOptions = {},
+  ): Promise<VirtualMachineInstance> {
+    let last: VirtualMachineInstance | undefined;
+    await this.waitFor(
+      async () => {
+        last = await this.store.tryGet('VirtualMachineInstance', namespace, name);
+        return last?.status?.phase === phase;
+      },
+      { what: `VirtualMachineInstance ${namespace}/${name} to be ${phase}`, ...options },
+    );
+    return last!;
   }
 
   /** Resolves with the first event (from now on) matching `match`; TimeoutError after `timeoutMs` virtual ms. */

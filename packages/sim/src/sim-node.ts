@@ -102,6 +102,11 @@ export interface SimNodeOptions {
   images?: Record<string, SimImage>;
   /** Images missing from the catalogue: fetched with DEFAULT_UNKNOWN_IMAGE's size (default) or refused. */
   unknownImages?: 'fetch' | 'fail';
+  /**
+   * Images already on the node's disk when it starts (pre-pulled, or local files such as the agent's
+   * `file://` kernel-boot translation of the test guest): used without a fetch and without image events.
+   */
+  preloadedImages?: readonly string[];
   diskBytes?: number;
   /** Ratios of allocatable that may be reserved (default 1: no overcommit). */
   overcommit?: { cpu?: number; memory?: number };
@@ -287,6 +292,11 @@ export class SimNode implements NodeDriver {
     this.#overcommit = { cpu: options.overcommit?.cpu ?? 1, memory: options.overcommit?.memory ?? 1 };
     this.#minimalConsole = options.console === 'minimal';
     this.#diskBytes = options.diskBytes ?? DEFAULT_DISK_BYTES;
+    for (const ref of options.preloadedImages ?? []) {
+      const size = this.#resolveImage(ref)?.sizeBytes ?? 0;
+      this.#imageCache.set(ref, { state: 'cached', size });
+      this.#diskUsed += size;
+    }
     this.fabric.add(this);
   }
 

@@ -2,6 +2,26 @@ import { describe, expect, it } from 'vitest';
 import { SimEnv } from '../src/index.ts';
 import { vmDef } from './helpers.ts';
 
+function createWebVm(env: SimEnv) {
+  return env.store.create('VirtualMachine', {
+    apiVersion: 'kubevirt.io/v1',
+    kind: 'VirtualMachine',
+    metadata: { name: 'web', namespace: 'default' },
+    spec: {
+      runStrategy: 'Always',
+      template: {
+        spec: {
+          domain: { cpu: { cores: 1 }, memory: { guest: '256Mi' }, devices: {} },
+          volumes: [
+            { name: 'root', containerDisk: { image: 'virtkit/test-guest' } },
+            { name: 'ci', cloudInitNoCloud: { userData: 'hostname: web-host\n' } },
+          ],
+        },
+      },
+    },
+  });
+}
+
 describe('SimEnv', () => {
   it('builds N named nodes on one auto-advancing clock, a store, and tears down', async () => {
     let stopped = false;
@@ -33,26 +53,10 @@ describe('SimEnv', () => {
   it('embeds the engine: a VirtualMachine runs on a simulated node, then is deleted', async () => {
     await using env = await SimEnv.create({ nodes: 3, seed: 1 });
     expect(env.engine?.running).toBe(true);
-    await env.store.create('VirtualMachine', {
-      apiVersion: 'kubevirt.io/v1',
-      kind: 'VirtualMachine',
-      metadata: { name: 'web', namespace: 'default' },
-      spec: {
-        runStrategy: 'Always',
-        template: {
-          spec: {
-            domain: { cpu: { cores: 1 }, memory: { guest: '256Mi' }, devices: {} },
-            volumes: [
-              { name: 'root', containerDisk: { image: 'virtkit/test-guest' } },
-              { name: 'ci', cloudInitNoCloud: { userData: 'hostname: web-host\n' } },
-            ],
-          },
-        },
-      },
-    });
+    await createWebVm(env);
+    const running = await env.waitForVMIPhase('default', 'web', 'Running');
+    const nodeName = running.status!.nodeName!;
     const vmi = async () => env.store.tryGet('VirtualMachineInstance', 'default', 'web');
-    await env.waitFor(async () => (await vmi())?.status?.phase === 'Running', { what: 'VMI Running' });
-    const nodeName = (await vmi())!.status!.nodeName!;
     const lines = env.node(nodeName).consoleBacklog('default_web');
     expect(lines.some((l) => l.includes('hostname=web-host'))).toBe(true);
     await env.store.delete('VirtualMachine', 'default', 'web');
@@ -60,6 +64,23 @@ describe('SimEnv', () => {
       what: 'VMI and domain gone',
     });
     expect(env.engine!.errors).toEqual([]);
+  });
+
+  it('replays an engine scenario byte for byte for the same seed', async () => {
+    const once = async (seed: number) => {
+      await using env = await SimEnv.create({ nodes: 3, seed });
+      await createWebVm(env);
+      await env.waitForVMIPhase('default', 'web', 'Running');
+      env.faults.crashGuest(
+        (await env.store.get('VirtualMachineInstance', 'default', 'web')).status!.nodeName!,
+        'default_web',
+      );
+      await env.advance(30_000);
+      return env.trace();
+    };
+    const a = await once(3);
+    expect(a).toContain('Crashed/Panicked');
+    expect(await once(3)).toBe(a);
   });
 
   it("puts node-spec taints on the engine's Node objects", async () => {

@@ -3,7 +3,7 @@
  * `A` and `B`), a run of them produces a `ContractTrace` that holds nothing timing-dependent, so a trace
  * recorded from the real libvirt agent can be compared with one from the simulator, entry by entry.
  */
-import type { DomainDefinition, NodeDriver } from '@virtkit/engine';
+import type { NodeDriver } from '@virtkit/engine';
 
 /** The two nodes every scenario runs against. */
 export type ContractNode = 'A' | 'B';
@@ -158,5 +158,3 @@ export interface ContractTarget {
   /** Extra entries for the trace's `meta` (versions, hypervisor). */
   describe?(pair: ContractPair): Promise<Record<string, string>>;
 }
-
-export type DefinitionBuilder = (scenario: ContractScenario, vm: string, variant?: DefinitionVariant) => DomainDefinition;
