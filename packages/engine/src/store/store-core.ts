@@ -262,7 +262,7 @@ export class StoreCore implements ResourceStore {
       const key = snap.keys[i]!;
       if (prefix !== undefined && !key.startsWith(prefix)) break;
       const obj = snap.get(key);
-      if (obj === undefined || !this.#selected(filter, obj)) continue;
+      if (obj === undefined || !this.#matches(filter, obj)) continue;
       if (limit > 0 && items.length === limit) {
         more = true;
         break;
@@ -438,7 +438,7 @@ export class StoreCore implements ResourceStore {
       for (const key of this.#sortedKeys(table)) {
         if (prefix !== undefined && !key.startsWith(prefix)) continue;
         const obj = table.objects.get(key)!;
-        if (this.#selected(filter, obj)) reg.watcher.push('ADDED', obj, true);
+        if (this.#matches(filter, obj)) reg.watcher.push('ADDED', obj, true);
       }
       if (options.allowBookmarks) reg.watcher.push('BOOKMARK', this.#bookmark(info), true);
     } else {
@@ -1018,13 +1018,6 @@ export class StoreCore implements ResourceStore {
     const label = options.labelSelector === undefined ? undefined : parseLabelSelector(options.labelSelector);
     const field = options.fieldSelector === undefined ? undefined : parseFieldSelector(options.fieldSelector);
     return { namespace, label: label?.empty ? undefined : label, field: field?.empty ? undefined : field };
-  }
-
-  #selected(
-    f: { label: ParsedLabelSelector | undefined; field: ParsedFieldSelector | undefined },
-    obj: KubeObject,
-  ): boolean {
-    return this.#matches(f, obj);
   }
 
   /** The kind's objects as they were at resourceVersion `rv`, reconstructed from the history. */
