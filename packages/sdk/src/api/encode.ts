@@ -68,23 +68,52 @@ export function served(r: ServedResource, obj: KubeObject): KubeObject {
   return r.apiVersion === obj.apiVersion || r.storeKind === undefined ? obj : { ...obj, apiVersion: r.apiVersion };
 }
 
-// Stored objects are frozen by the store, so their JSON text never changes; weakly held, it goes with them.
-const jsonCache = new WeakMap<object, string>();
+/**
+ * JSON text of stored objects, shared by every list and watcher that sends the same object: a watch fan-out
+ * then serializes each change once, not once per watcher. An object's content is fixed by its uid and
+ * resourceVersion (every write bumps the version); DELETED events are keyed apart because a watcher whose
+ * selector an object stopped matching gets the previous content under the new version. Bounded in entries and
+ * bytes; oldest out first.
+ */
+export class JsonCache {
+  readonly #map = new Map<string, string>();
+  #bytes = 0;
+  readonly #maxEntries: number;
+  readonly #maxBytes: number;
 
-/** JSON text of a (stored) object; cached when the object is frozen. */
-export function objectJson(obj: unknown): string {
-  if (typeof obj !== 'object' || obj === null || !Object.isFrozen(obj)) return JSON.stringify(obj);
-  let s = jsonCache.get(obj);
-  if (s === undefined) {
-    s = JSON.stringify(obj);
-    jsonCache.set(obj, s);
+  constructor(maxEntries = 16_384, maxBytes = 32 * 1024 * 1024) {
+    this.#maxEntries = maxEntries;
+    this.#maxBytes = maxBytes;
   }
-  return s;
+
+  json(obj: KubeObject, deleted = false): string {
+    const { uid, resourceVersion } = obj.metadata;
+    if (!uid || !resourceVersion) return JSON.stringify(obj);
+    const key = `${deleted ? 'D' : 'O'}${uid}@${resourceVersion}`;
+    const hit = this.#map.get(key);
+    if (hit !== undefined) return hit;
+    const text = JSON.stringify(obj);
+    if (text.length > this.#maxBytes / 64) return text;
+    this.#map.set(key, text);
+    this.#bytes += text.length;
+    while (this.#map.size > this.#maxEntries || this.#bytes > this.#maxBytes) {
+      const [oldest, value] = this.#map.entries().next().value as [string, string];
+      this.#map.delete(oldest);
+      this.#bytes -= value.length;
+    }
+    return text;
+  }
+
+  get size(): number {
+    return this.#map.size;
+  }
 }
 
+const shared = new JsonCache();
+
 /** JSON of the object served through `r`; only the apiVersion differs for older versions. */
-export function servedJson(r: ServedResource, obj: KubeObject): string {
-  if (r.apiVersion === obj.apiVersion || r.storeKind === undefined) return objectJson(obj);
+export function servedJson(r: ServedResource, obj: KubeObject, deleted = false): string {
+  if (r.apiVersion === obj.apiVersion || r.storeKind === undefined) return shared.json(obj, deleted);
   return JSON.stringify(served(r, obj));
 }
 

@@ -390,7 +390,7 @@ function watch(ctx: HandlerContext, rc: RequestContext, route: ResourceRoute): A
       return eventLine('BOOKMARK', JSON.stringify(served(r, { ...ev.object, metadata: meta })));
     }
     if (ev.type === 'BOOKMARK' || rep.as === 'json' || rep.as === 'discovery')
-      return eventLine(ev.type, servedJson(r, ev.object));
+      return eventLine(ev.type, servedJson(r, ev.object, ev.type === 'DELETED'));
     if (rep.as === 'partial') return eventLine(ev.type, JSON.stringify(partialObject(rep.apiVersion, ev.object)));
     const table = toTable([served(r, ev.object)], {
       kind: r.kind,
