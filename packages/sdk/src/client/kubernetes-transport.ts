@@ -222,7 +222,8 @@ export class KubernetesTransport implements Transport {
     return this.request(
       'PUT',
       `/apis/subresources.kubevirt.io/v1/namespaces/${encodeURIComponent(namespace)}/virtualmachines/${encodeURIComponent(name)}/${verb}`,
-      body,
+      // KubeVirt names the grace period `gracePeriod` in StopOptions but `gracePeriodSeconds` in RestartOptions.
+      verb === 'restart' && body.gracePeriod !== undefined ? { gracePeriodSeconds: body.gracePeriod } : body,
     );
   }
 
