@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import {
@@ -349,8 +350,9 @@ export class LibvirtNodeDriver implements NodeDriver {
       ) {
         throw this.#error(
           'InsufficientResources',
-          `domain ${def.id} needs ${need.cpuMillis}m CPU and ${need.memoryBytes} B memory; ` +
-            `${allocatable.cpuMillis - used.cpu}m and ${allocatable.memoryBytes - used.mem} B are free`,
+          `domain ${def.id} needs ${need.cpuMillis}m CPU, ${need.memoryBytes} B memory and a VM slot; ` +
+            `${allocatable.cpuMillis - used.cpu}m, ${allocatable.memoryBytes - used.mem} B and ` +
+            `${allocatable.vms - used.n} slots are free`,
         );
       }
       meta = { ...input.metadata, node: this.nodeName };
@@ -434,10 +436,12 @@ export class LibvirtNodeDriver implements NodeDriver {
   }
 
   pauseDomain(id: string): Promise<void> {
+    // libvirt accepts suspending a paused domain as a no-op that emits nothing; so does the agent.
     return this.#simple(
       id,
       (c) => c.suspend(id),
       (e) => e.event === 'Suspended',
+      'paused',
     );
   }
 
@@ -670,9 +674,8 @@ export class LibvirtNodeDriver implements NodeDriver {
       this.#abortHooks.delete(id);
       t.migration = undefined;
       t.migrationTarget = undefined;
-      const wrapped = toDriverError(err, this.nodeName, 'migrate');
       const reason: DriverErrorReason = aborted && !failure ? 'MigrationAborted' : 'MigrationFailed';
-      const message = failure ? `migration of ${id} failed: ${failure}` : wrapped.message;
+      const message = failure ? `migration of ${id} failed: ${failure}` : (err as Error).message;
       this.#emit({
         ...base,
         at: this.#clock.now(),
@@ -704,6 +707,11 @@ export class LibvirtNodeDriver implements NodeDriver {
     t.norm.migratedAway = true;
     this.#emitLifecycle(t, t.heldStop ?? { event: 'Stopped', detail: 'Migrated' });
     t.heldStop = undefined;
+    // "Resolves when the domain runs on the target": as the target's agent sees it, not only its daemon.
+    const deadline = this.#clock.now() + (this.#opts.eventTimeoutMs ?? 10_000);
+    while (this.#clock.now() < deadline && !(await peer.getDomain(id).catch(() => undefined))) {
+      await this.#clock.sleep(20);
+    }
     await client.undefine(id).catch(() => undefined);
     await this.#forget(t, false);
     return { targetNode, downtimeMs, durationMs, bytesTransferred: bytes, iterations };
@@ -883,8 +891,11 @@ export class LibvirtNodeDriver implements NodeDriver {
     if ((e.event === 'Resumed' && e.detail === 'Migrated') || e.event === 'Defined') {
       t.incoming = false;
       t.norm.phase = 'running';
-      void fileSize(t.meta.consoleLog).then((size) => {
-        if (this.#tracked.get(t.id) === t) this.#startTail(t, size);
+      // The guest did not reboot: what the source knew about its readiness (kept in the domain's
+      // directory on the shared storage) still holds.
+      t.guestReady = readStateSync(t.meta)?.guestReady ?? false;
+      t.chain = t.chain.then(async () => {
+        if (this.#tracked.get(t.id) === t) this.#startTail(t, await fileSize(t.meta.consoleLog));
       });
       this.#emitLifecycle(t, { event: 'Started', detail: 'Migrated' });
     }
@@ -997,10 +1008,22 @@ export class LibvirtNodeDriver implements NodeDriver {
     id: string,
     call: (c: LibvirtClient) => Promise<void>,
     match: (e: LifecycleEvent) => boolean,
+    noEventIn?: DomainState,
   ): Promise<void> {
     return this.#locked(id, async () => {
       const client = await this.connect();
       this.#require(id);
+      if (noEventIn !== undefined) {
+        const st = await client.getState(id).catch((err) => {
+          throw this.#wrap(err);
+        });
+        if (st.state === noEventIn) {
+          await call(client).catch((err) => {
+            throw this.#wrap(err);
+          });
+          return;
+        }
+      }
       const w = this.#waitFor(id, match);
       try {
         await call(client);
@@ -1072,6 +1095,14 @@ export class LibvirtNodeDriver implements NodeDriver {
     this.#tracked.clear();
     await this.#client?.close();
     this.#client = undefined;
+  }
+}
+
+function readStateSync(meta: DomainMetadata): { bootOffset: number; guestReady: boolean } | undefined {
+  try {
+    return JSON.parse(readFileSync(join(meta.dir, STATE_FILE), 'utf8'));
+  } catch {
+    return undefined;
   }
 }
 

@@ -24,8 +24,6 @@ export interface PrepareContext {
   onImage: (phase: 'fetching' | 'fetched', progress: ImageProgress) => void;
 }
 
-const DEFAULT_MEMORY = 128 * 1024 * 1024;
-
 /**
  * Turns a VMI spec into the inputs of the domain XML, creating the files it needs on the way: overlays
  * over fetched images, empty disks, host disks, the cloud-init seed. Volumes without a disk entry are
@@ -110,7 +108,14 @@ export async function prepareDomain(def: DomainDefinition, ctx: PrepareContext):
   }
 
   const res = vmiSpecResources(spec);
-  const memoryBytes = vmiGuestMemoryBytes(spec) || DEFAULT_MEMORY;
+  // KubeVirt refuses a VMI without memory; guessing a size would hide the mistake.
+  const memoryBytes = vmiGuestMemoryBytes(spec);
+  if (!memoryBytes) {
+    throw new UnsafeValueError(
+      'spec.domain.memory.guest',
+      'no guest memory: set memory.guest or resources.requests.memory',
+    );
+  }
   const consoleLog = join(ctx.domainDir, 'console.log');
   const metadata: DomainMetadata = {
     uid: def.uid,

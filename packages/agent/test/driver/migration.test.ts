@@ -69,7 +69,7 @@ describe('live migration between two LibvirtNodeDrivers (two libvirtd on one mac
     expect(result.durationMs).toBeGreaterThan(0);
     expect(await a.getDomain(ID)).toBeUndefined();
     const onB = await b.getDomain(ID);
-    expect(onB).toMatchObject({ state: 'running', uid: UID });
+    expect(onB).toMatchObject({ state: 'running', uid: UID, guestReady: true });
 
     // Heartbeats numbered after the migration, read through the target's console stream.
     const before = logA.events
