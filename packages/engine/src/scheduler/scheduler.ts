@@ -79,6 +79,7 @@ const F_FREE = 1;
 const F_NOT_READY = 2;
 const F_UNSCHEDULABLE = 4;
 const F_TAINTED = 8;
+const SKIP = F_FREE | F_NOT_READY | F_UNSCHEDULABLE;
 
 interface Usage {
   cpuMillis: number;
@@ -93,6 +94,37 @@ interface Allocation {
 }
 
 export type CapacityListener = () => void;
+
+/** Label views kept at most (each costs upkeep on every usage change of its nodes). */
+const MAX_VIEWS = 64;
+
+interface View {
+  key: string;
+  value: string;
+  orders: Map<Group, number[]>;
+}
+
+function viewOrder(v: View, g: Group): number[] {
+  let o = v.orders.get(g);
+  if (!o) {
+    o = [];
+    v.orders.set(g, o);
+  }
+  return o;
+}
+
+/** Removes slot `i` from `order`, at `at` when that is where it is, else wherever it is. */
+function removeFrom(order: number[], i: number, at: number): void {
+  const k = at >= 0 && order[at] === i ? at : order.indexOf(i);
+  if (k >= 0) order.splice(k, 1);
+}
+
+interface Group {
+  /** Nodes with PreferNoSchedule taints: their order depends on the request's tolerations. */
+  linear: boolean;
+  /** Slots, by (sort key, name) unless linear. */
+  order: number[];
+}
 
 function sameLabels(a: Labels, b: Labels): boolean {
   if (a === b) return true;
@@ -122,7 +154,19 @@ export class Scheduler {
   #labels: Labels[] = [];
   #taints: (readonly Taint[])[] = [];
   #slots = new Map<string, number>();
+  #rank = new Int32Array(0);
+  #rankDirty = true;
   #freeSlots: number[] = [];
+  /**
+   * Nodes of one shape (same allocatable, no PreferNoSchedule taints) rank the same way for every request:
+   * by how full they are. Each group keeps its nodes in score order, so a placement looks at the first
+   * feasible node of each group instead of every node.
+   */
+  #groups = new Map<string, Group>();
+  #groupOf: (Group | undefined)[] = [];
+  /** Sort key per slot: fraction used (cpu + memory), negated for binpack so both sort ascending. */
+  #key = new Float64Array(0);
+  #views = new Map<string, View>();
 
   #allocations = new Map<string, Allocation>();
   /** Usage charged to nodes the index does not (yet, or any more) hold. */
@@ -149,9 +193,12 @@ export class Scheduler {
     let slot = this.#slots.get(node.name);
     const fresh = slot === undefined;
     let loosened = fresh;
+    // Out of the index while its old labels and shape still say where it is.
+    if (slot !== undefined) this.#ungroup(slot);
     if (slot === undefined) {
       slot = this.#freeSlots.pop() ?? this.#grow();
       this.#slots.set(node.name, slot);
+      this.#rankDirty = true;
       this.#names[slot] = node.name;
       const orphan = this.#orphanUsage.get(node.name);
       this.#orphanUsage.delete(node.name);
@@ -180,6 +227,7 @@ export class Scheduler {
     this.#allocCpu[slot] = node.allocatable.cpuMillis;
     this.#allocMem[slot] = node.allocatable.memoryBytes;
     this.#allocVms[slot] = node.allocatable.vms;
+    this.#group(slot);
     if (loosened) this.#notify();
   }
 
@@ -188,7 +236,9 @@ export class Scheduler {
     if (slot === undefined) return;
     const used = { cpuMillis: this.#usedCpu[slot]!, memoryBytes: this.#usedMem[slot]!, vms: this.#usedVms[slot]! };
     if (used.cpuMillis || used.memoryBytes || used.vms) this.#orphanUsage.set(name, used);
+    this.#ungroup(slot);
     this.#slots.delete(name);
+    this.#rankDirty = true;
     this.#flags[slot] = F_FREE;
     this.#labels[slot] = {};
     this.#taints[slot] = [];
@@ -254,6 +304,13 @@ export class Scheduler {
   #lastScore = 0;
 
   #best(req: PlacementRequest): number {
+    const preferred = !!req.affinity?.nodeAffinity?.preferredDuringSchedulingIgnoredDuringExecution?.length;
+    // Preferred affinity and random tie-breaking change the order per request: score every node.
+    if (preferred || this.#tieBreak === 'random') return this.#scan(req);
+    return this.#indexed(req);
+  }
+
+  #scan(req: PlacementRequest): number {
     const flags = this.#flags;
     const allocCpu = this.#allocCpu;
     const allocMem = this.#allocMem;
@@ -261,12 +318,17 @@ export class Scheduler {
     const usedCpu = this.#usedCpu;
     const usedMem = this.#usedMem;
     const usedVms = this.#usedVms;
+    const labelsOf = this.#labels;
+    const taintsOf = this.#taints;
+    const names = this.#names;
+    const rank = this.#ranks();
     const rc = req.cpuMillis;
     const rm = req.memoryBytes;
     const selector = req.nodeSelector && Object.keys(req.nodeSelector).length > 0 ? req.nodeSelector : undefined;
     const affinity = req.affinity?.nodeAffinity ? req.affinity : undefined;
     const hasPreferred = !!affinity?.nodeAffinity?.preferredDuringSchedulingIgnoredDuringExecution?.length;
     const needLabels = selector !== undefined || affinity !== undefined;
+    const tolerations = req.tolerations;
     const excluded = req.excludeNodes && req.excludeNodes.length > 0 ? new Set(req.excludeNodes) : undefined;
     const spread = this.policy === 'spread';
     const random = this.#tieBreak === 'random' ? this.#random : undefined;
@@ -277,31 +339,30 @@ export class Scheduler {
     const n = this.#len;
     for (let i = 0; i < n; i++) {
       const f = flags[i]!;
-      if (f & (F_FREE | F_NOT_READY | F_UNSCHEDULABLE)) continue;
+      if ((f & SKIP) !== 0) continue;
       const ac = allocCpu[i]!;
       const am = allocMem[i]!;
       const uc = usedCpu[i]! + rc;
       const um = usedMem[i]! + rm;
       if (uc > ac || um > am || usedVms[i]! + 1 > allocVms[i]!) continue;
-      let labels: Labels | undefined;
-      if (needLabels) {
-        labels = this.#labels[i]!;
-        if (!matchesNodeSelector(labels, selector)) continue;
-        if (affinity && !matchesRequiredAffinity(labels, this.#names[i]!, affinity)) continue;
-      }
-      let penalty = 0;
-      if (f & F_TAINTED) {
-        const taints = this.#taints[i]!;
-        if (firstUntoleratedTaint(taints, req.tolerations)) continue;
-        penalty = untoleratedPreferNoSchedule(taints, req.tolerations) * 1000;
-      }
-      if (excluded?.has(this.#names[i]!)) continue;
       // Fractions of each resource in use after placing; 0..100 like the Kubernetes plugins.
       const fc = ac > 0 ? uc / ac : 0;
       const fm = am > 0 ? um / am : 0;
       let score = spread ? (2 - fc - fm) * 50 : (fc + fm) * 50;
-      if (hasPreferred) score += preferredAffinityScore(labels ?? this.#labels[i]!, this.#names[i]!, affinity);
-      score -= penalty;
+      // The cheap part decides most nodes: a node that cannot win is not checked further.
+      if (score < bestScore && !hasPreferred) continue;
+      if (needLabels) {
+        const labels = labelsOf[i]!;
+        if (selector !== undefined && !matchesNodeSelector(labels, selector)) continue;
+        if (affinity !== undefined && !matchesRequiredAffinity(labels, names[i]!, affinity)) continue;
+        if (hasPreferred) score += preferredAffinityScore(labels, names[i]!, affinity);
+      }
+      if ((f & F_TAINTED) !== 0) {
+        const taints = taintsOf[i]!;
+        if (firstUntoleratedTaint(taints, tolerations)) continue;
+        score -= untoleratedPreferNoSchedule(taints, tolerations) * 1000;
+      }
+      if (excluded?.has(names[i]!)) continue;
       if (score > bestScore) {
         best = i;
         bestScore = score;
@@ -310,13 +371,187 @@ export class Scheduler {
         if (random) {
           ties++;
           if (random() * ties < 1) best = i;
-        } else if (this.#names[i]! < this.#names[best]!) {
+        } else if (rank[i]! < rank[best]!) {
           best = i;
         }
       }
     }
     this.#lastScore = bestScore;
     return best;
+  }
+
+  /** The first feasible node of each group (in score order), plus every node of the unsorted groups. */
+  #indexed(req: PlacementRequest): number {
+    const rc = req.cpuMillis;
+    const rm = req.memoryBytes;
+    const spread = this.policy === 'spread';
+    const names = this.#names;
+    let best = -1;
+    let bestScore = Number.NEGATIVE_INFINITY;
+    const consider = (i: number, score: number) => {
+      if (score > bestScore || (score === bestScore && names[i]! < names[best]!)) {
+        best = i;
+        bestScore = score;
+      }
+    };
+    const sel = req.nodeSelector;
+    let view: View | undefined;
+    if (sel)
+      for (const k in sel) {
+        view = this.#view(k, sel[k]!);
+        break;
+      }
+    for (const g of this.#groups.values()) {
+      const order = g.linear ? g.order : view ? view.orders.get(g) : g.order;
+      if (!order) continue;
+      if (g.linear) {
+        for (let k = 0; k < order.length; k++) {
+          const i = order[k]!;
+          const penalty = this.#feasible(i, req);
+          if (penalty >= 0) consider(i, this.#score(i, rc, rm, spread) - penalty);
+        }
+        continue;
+      }
+      for (let k = 0; k < order.length; k++) {
+        const i = order[k]!;
+        if (this.#feasible(i, req) < 0) continue;
+        consider(i, this.#score(i, rc, rm, spread));
+        break;
+      }
+    }
+    this.#lastScore = bestScore;
+    return best;
+  }
+
+  #score(i: number, rc: number, rm: number, spread: boolean): number {
+    const ac = this.#allocCpu[i]!;
+    const am = this.#allocMem[i]!;
+    const fc = ac > 0 ? (this.#usedCpu[i]! + rc) / ac : 0;
+    const fm = am > 0 ? (this.#usedMem[i]! + rm) / am : 0;
+    return spread ? (2 - fc - fm) * 50 : (fc + fm) * 50;
+  }
+
+  /** -1 when the node cannot take the request, else the score penalty of its untolerated soft taints. */
+  #feasible(i: number, req: PlacementRequest): number {
+    const f = this.#flags[i]!;
+    if ((f & SKIP) !== 0) return -1;
+    if (this.#usedCpu[i]! + req.cpuMillis > this.#allocCpu[i]!) return -1;
+    if (this.#usedMem[i]! + req.memoryBytes > this.#allocMem[i]!) return -1;
+    if (this.#usedVms[i]! + 1 > this.#allocVms[i]!) return -1;
+    if (req.nodeSelector !== undefined && !matchesNodeSelector(this.#labels[i]!, req.nodeSelector)) return -1;
+    if (req.affinity?.nodeAffinity && !matchesRequiredAffinity(this.#labels[i]!, this.#names[i]!, req.affinity)) {
+      return -1;
+    }
+    let penalty = 0;
+    if ((f & F_TAINTED) !== 0) {
+      const taints = this.#taints[i]!;
+      if (firstUntoleratedTaint(taints, req.tolerations)) return -1;
+      penalty = untoleratedPreferNoSchedule(taints, req.tolerations) * 1000;
+    }
+    if (req.excludeNodes !== undefined && req.excludeNodes.length > 0 && req.excludeNodes.includes(this.#names[i]!)) {
+      return -1;
+    }
+    return penalty;
+  }
+
+  #sortKey(i: number): number {
+    const ac = this.#allocCpu[i]!;
+    const am = this.#allocMem[i]!;
+    const u = (ac > 0 ? this.#usedCpu[i]! / ac : 0) + (am > 0 ? this.#usedMem[i]! / am : 0);
+    return this.policy === 'spread' ? u : -u;
+  }
+
+  /** Position of slot `i` (or where it goes) in a group ordered by (key, name). */
+  #position(order: number[], i: number): number {
+    const key = this.#key;
+    const names = this.#names;
+    const k = key[i]!;
+    const name = names[i]!;
+    let lo = 0;
+    let hi = order.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const j = order[mid]!;
+      const kj = key[j]!;
+      if (kj < k || (kj === k && names[j]! < name)) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  #group(i: number): void {
+    const soft = this.#taints[i]!.some((t) => t.effect === 'PreferNoSchedule');
+    const id = soft ? 'linear' : `${this.#allocCpu[i]}|${this.#allocMem[i]}|${this.#allocVms[i]}`;
+    let g = this.#groups.get(id);
+    if (!g) {
+      g = { linear: soft, order: [] };
+      this.#groups.set(id, g);
+    }
+    this.#groupOf[i] = g;
+    if (g.linear) {
+      g.order.push(i);
+      return;
+    }
+    this.#key[i] = this.#sortKey(i);
+    g.order.splice(this.#position(g.order, i), 0, i);
+    const labels = this.#labels[i]!;
+    for (const v of this.#views.values()) {
+      if (labels[v.key] !== v.value) continue;
+      const o = viewOrder(v, g);
+      o.splice(this.#position(o, i), 0, i);
+    }
+  }
+
+  /** Takes slot `i` out of its group (before its key changes); returns the group it was in. */
+  #ungroup(i: number): Group | undefined {
+    const g = this.#groupOf[i];
+    if (!g) return undefined;
+    this.#groupOf[i] = undefined;
+    removeFrom(g.order, i, g.linear ? -1 : this.#position(g.order, i));
+    if (!g.linear) {
+      for (const v of this.#views.values()) {
+        const o = v.orders.get(g);
+        if (o && this.#labels[i]![v.key] === v.value) removeFrom(o, i, this.#position(o, i));
+      }
+    }
+    return g;
+  }
+
+  /**
+   * The nodes labelled `key=value`, per group and in score order: built on first use by a nodeSelector and
+   * kept current from then on, so a selective request walks only matching nodes.
+   */
+  #view(key: string, value: string): View {
+    const id = `${key}=${value}`;
+    let v = this.#views.get(id);
+    if (v) {
+      // Most recently used last, so the least used is evicted first.
+      this.#views.delete(id);
+      this.#views.set(id, v);
+      return v;
+    }
+    v = { key, value, orders: new Map() };
+    for (const g of this.#groups.values()) {
+      if (g.linear) continue;
+      const o = g.order.filter((i) => this.#labels[i]![key] === value);
+      if (o.length > 0) v.orders.set(g, o);
+    }
+    this.#views.set(id, v);
+    if (this.#views.size > MAX_VIEWS) this.#views.delete(this.#views.keys().next().value as string);
+    return v;
+  }
+
+  /** Each slot's position in node-name order (for deterministic tie-breaking), rebuilt after node changes. */
+  #ranks(): Int32Array {
+    if (this.#rank.length >= this.#len && !this.#rankDirty) return this.#rank;
+    const order: number[] = [];
+    for (const slot of this.#slots.values()) order.push(slot);
+    order.sort((a, b) => (this.#names[a]! < this.#names[b]! ? -1 : 1));
+    const rank = new Int32Array(Math.max(this.#cap, 1));
+    for (let r = 0; r < order.length; r++) rank[order[r]!] = r;
+    this.#rank = rank;
+    this.#rankDirty = false;
+    return rank;
   }
 
   /** Second, slower pass that runs only when nothing fits: counts why each node was rejected. */
@@ -366,9 +601,11 @@ export class Scheduler {
   #charge(node: string, cpu: number, mem: number, vms: number): void {
     const slot = this.#slots.get(node);
     if (slot !== undefined) {
+      const g = this.#ungroup(slot);
       this.#usedCpu[slot]! += cpu;
       this.#usedMem[slot]! += mem;
       this.#usedVms[slot]! += vms;
+      if (g) this.#group(slot);
       return;
     }
     const o = this.#orphanUsage.get(node) ?? { cpuMillis: 0, memoryBytes: 0, vms: 0 };
@@ -396,6 +633,7 @@ export class Scheduler {
       this.#usedCpu = growF(this.#usedCpu);
       this.#usedMem = growF(this.#usedMem);
       this.#usedVms = growF(this.#usedVms);
+      this.#key = growF(this.#key);
       this.#cap = cap;
     }
     return this.#len++;
