@@ -73,6 +73,11 @@ describe('LibvirtNodeDriver against a real libvirtd', () => {
     await driver.resumeDomain(id);
     expect((await driver.getDomain(id))?.state).toBe('running');
 
+    // A console stream: the backlog (this boot's lines so far), then new lines, ending when the domain stops.
+    const streamed: string[] = [];
+    const stream = (async () => {
+      for await (const line of driver.console(id)) streamed.push(line);
+    })();
     await driver.shutdownDomain(id);
     await log.waitFor(
       (e) => e.domain === id && e.type === 'lifecycle' && e.event === 'Stopped',
@@ -80,6 +85,17 @@ describe('LibvirtNodeDriver against a real libvirtd', () => {
       'Stopped after ACPI shutdown',
     );
     expect((await driver.getDomain(id))?.state).toBe('shutoff');
+    await Promise.race([
+      stream,
+      new Promise((_, reject) => setTimeout(() => reject(new Error('console stream did not end')), 10_000)),
+    ]);
+    expect(streamed).toContain(`virtkit-guest ready instance-id=${UID} hostname=life-host`);
+    expect(streamed.some((l) => l.includes('power button, powering off'))).toBe(true);
+    // After the stop, fromStart replays the last boot and ends.
+    const replay: string[] = [];
+    for await (const line of driver.console(id, { fromStart: true })) replay.push(line);
+    expect(replay).toEqual(streamed.slice(streamed.length - replay.length));
+    expect(replay).toContain(`virtkit-guest ready instance-id=${UID} hostname=life-host`);
     await expect(driver.pauseDomain(id)).rejects.toMatchObject({ reason: 'InvalidState' });
 
     await driver.startDomain(id);
