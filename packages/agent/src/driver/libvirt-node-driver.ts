@@ -17,6 +17,7 @@ import {
   type NodeDriverRegistry,
   type NodeInfo,
   RealClock,
+  type TimerHandle,
   type Unsubscribe,
 } from '@virtkit/engine';
 import { CloudInitError } from '../cloud-init/nocloud.ts';
@@ -164,7 +165,72 @@ export class LibvirtNodeDriver implements NodeDriver {
       throw this.#wrap(err);
     }
     this.#client = client;
+    client.onClose(() => this.#reconnectLater(1000));
+    await this.#resync(client);
     return client;
+  }
+
+  /**
+   * After the connection to libvirtd dropped (daemon restart), keep trying to get it back, so guest
+   * events are not missed for long; what happened meanwhile is caught up by `#resync`.
+   */
+  #reconnectLater(delayMs: number): void {
+    if (this.#closed || this.#reconnectTimer) return;
+    this.#reconnectTimer = this.#clock.setTimer(delayMs, () => {
+      this.#reconnectTimer = undefined;
+      if (this.#closed || (this.#client && !this.#client.closed)) return;
+      this.connect().catch(() => this.#reconnectLater(Math.min(delayMs * 2, 10_000)));
+    });
+  }
+
+  #reconnectTimer: TimerHandle | undefined;
+
+  /** Emits what the agent missed while it was not connected: stops, boots, pauses, removals. */
+  async #resync(client: LibvirtClient): Promise<void> {
+    for (const t of [...this.#tracked.values()]) {
+      if (t.incoming) continue;
+      const st = await client.getState(t.id).catch((err) => {
+        if (toDriverError(err, this.nodeName).reason === 'DomainNotFound') return undefined;
+        throw this.#wrap(err);
+      });
+      const phase = !st
+        ? 'off'
+        : st.state === 'paused'
+          ? 'paused'
+          : st.state === 'shutoff' || st.state === 'crashed'
+            ? 'off'
+            : 'running';
+      const before = t.norm.phase;
+      if (before !== 'off' && phase === 'off') {
+        const reason = st?.reason;
+        const detail =
+          reason === 'shutdown'
+            ? 'Shutdown'
+            : reason === 'destroyed'
+              ? 'Destroyed'
+              : reason === 'crashed'
+                ? 'Crashed'
+                : reason === 'migrated'
+                  ? 'Migrated'
+                  : 'Failed';
+        this.#applySynthetic(t, { event: 'Stopped', detail });
+      } else if (before === 'off' && phase !== 'off') {
+        this.#applySynthetic(t, { event: 'Started', detail: 'Booted' });
+        if (phase === 'paused') this.#applySynthetic(t, { event: 'Suspended', detail: 'Paused' });
+      } else if (before === 'running' && phase === 'paused') {
+        this.#applySynthetic(t, { event: 'Suspended', detail: 'Paused' });
+      } else if (before === 'paused' && phase === 'running') {
+        this.#applySynthetic(t, { event: 'Resumed', detail: 'Unpaused' });
+      }
+      if (!st) {
+        this.#emitLifecycle(t, { event: 'Undefined', detail: 'Removed' });
+        await this.#forget(t, false);
+      }
+    }
+  }
+
+  #applySynthetic(t: Tracked, e: { event: string; detail: string }): void {
+    this.#applyRaw(t, { domain: { name: t.id, uuid: '', id: -1 }, eventCode: -1, detailCode: -1, ...e });
   }
 
   /**
@@ -913,6 +979,12 @@ export class LibvirtNodeDriver implements NodeDriver {
         this.#startTail(t, offset);
       });
     }
+    if (emit?.event === 'Undefined') {
+      // Removed behind the agent's back (or by its own undefine, which also deletes the files).
+      this.#emitLifecycle(t, emit);
+      if (this.#tracked.get(t.id) === t) this.#tracked.delete(t.id);
+      return;
+    }
     if (emit?.event === 'Stopped' && emit.detail === 'Migrated' && t.migrationTarget !== undefined) {
       // The daemon reports the source's stop before the migrate call returns; the port puts
       // `migration completed` first, so the stop is released by the migration once it reported.
@@ -1088,6 +1160,7 @@ export class LibvirtNodeDriver implements NodeDriver {
 
   async close(): Promise<void> {
     this.#closed = true;
+    this.#reconnectTimer?.cancel();
     for (const t of this.#tracked.values()) {
       await t.tail?.stop(false);
       for (const s of t.consoleSubs) s(null);
