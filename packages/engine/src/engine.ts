@@ -12,6 +12,7 @@ import {
   IDX_VMI_BY_NODE,
   IDX_VMI_BY_OWNER,
   IDX_VMI_BY_UID,
+  IDX_VMI_ORPHANS,
   type Informers,
 } from './controllers/context.ts';
 import { DrainController } from './controllers/drain-controller.ts';
@@ -138,6 +139,7 @@ class EngineImpl implements Engine {
       const ref = controllerOf(v);
       return ref ? [ref.uid] : [];
     });
+    inf.vmi.addIndex(IDX_VMI_ORPHANS, (v) => (controllerOf(v) ? [] : [v.metadata.namespace ?? '']));
     inf.migration.addIndex(IDX_MIGRATION_BY_VMI, (m) => [`${m.metadata.namespace}/${m.spec.vmiName}`]);
     inf.node.on({
       add: (n) => this.scheduler.upsertNode(toSchedulerNode(n)),

@@ -19,6 +19,8 @@ export interface Informers {
 export const IDX_VMI_BY_NODE = 'vmi-by-node';
 export const IDX_VMI_BY_UID = 'vmi-by-uid';
 export const IDX_VMI_BY_OWNER = 'vmi-by-owner';
+/** VMIs without a controller, by namespace (candidates for adoption by a replica set). */
+export const IDX_VMI_ORPHANS = 'vmi-orphans';
 export const IDX_MIGRATION_BY_VMI = 'migration-by-vmi';
 
 export interface ControllerContext {

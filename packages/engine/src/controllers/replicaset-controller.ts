@@ -15,7 +15,7 @@ import { jsonEqual } from '../store/json.ts';
 import { labelSelectorFromObject } from '../store/selectors.ts';
 import { conditionIs, removeCondition, setCondition } from './conditions.ts';
 import { COND_READY, VMI_FINALIZER } from './constants.ts';
-import { type ControllerContext, IDX_VMI_BY_OWNER } from './context.ts';
+import { type ControllerContext, IDX_VMI_BY_OWNER, IDX_VMI_ORPHANS } from './context.ts';
 import { keyOf } from './informer.ts';
 import { controllerOf, controllerRef } from './owners.ts';
 import { WorkQueue } from './work-queue.ts';
@@ -101,9 +101,8 @@ export class ReplicaSetController {
     const selector = labelSelectorFromObject(rs.spec.selector);
     const owned = ctx.informers.vmi.byIndex(IDX_VMI_BY_OWNER, rs.metadata.uid ?? '');
     if (!rs.spec.paused) {
-      for (const vmi of ctx.informers.vmi.list()) {
-        if (vmi.metadata.namespace !== rs.metadata.namespace || controllerOf(vmi) || vmi.metadata.deletionTimestamp)
-          continue;
+      for (const vmi of ctx.informers.vmi.byIndex(IDX_VMI_ORPHANS, rs.metadata.namespace ?? '')) {
+        if (vmi.metadata.deletionTimestamp) continue;
         if (!selector.matches(vmi.metadata.labels)) continue;
         const adopted = await ctx.store.update('VirtualMachineInstance', {
           ...vmi,
