@@ -3,7 +3,7 @@
  * handlers and the interceptor helper all go through it, so each behaves exactly like the others.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { type Clock, RealClock } from '@virtkit/engine';
+import { type Clock, type Kind, RealClock } from '@virtkit/engine';
 import { bodySize, DEFAULT_MAX_BODY_BYTES, tooLarge } from './body.ts';
 import {
   aggregatedDiscovery,
@@ -18,6 +18,7 @@ import { serveAction, serveResource } from './resource-handler.ts';
 import { parseRoute } from './routes.ts';
 import { ApiError, methodNotAllowed, notFound, type Status, statusFromError, statusOf } from './status.ts';
 import type { ApiHandlerOptions, ApiRequest, ApiResponse } from './types.ts';
+import type { KindHub } from './watch-hub.ts';
 import { DEFAULT_WATCH_LIMITS, type WatchBufferLimits, type WatchStream } from './watch-stream.ts';
 
 export interface ApiHandler {
@@ -36,6 +37,9 @@ export interface HandlerContext {
   clock: Clock;
   watchLimits: WatchBufferLimits;
   watches: Set<WatchStream>;
+  /** Shared watches per kind (see watch-hub.ts); 0 events: none, every watcher has its own store watch. */
+  hubs: Map<Kind, KindHub>;
+  watchCacheEvents: number;
   /** When this handler started: the creation time of the implicit namespaces. */
   startedAt: number;
 }
@@ -123,6 +127,8 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
     clock: options.clock ?? new RealClock(),
     watchLimits: { ...DEFAULT_WATCH_LIMITS, ...options.watchLimits },
     watches: new Set(),
+    hubs: new Map(),
+    watchCacheEvents: options.watchCacheEvents ?? 1024,
     startedAt: 0,
   };
   ctx.startedAt = ctx.clock.now();
@@ -192,6 +198,7 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
     },
     closeWatches() {
       for (const w of ctx.watches) w.finish();
+      for (const h of ctx.hubs.values()) h.close();
     },
   };
 }

@@ -57,6 +57,12 @@ export interface ApiHandlerOptions {
   maxBodyBytes?: number;
   /** Per-watcher buffer bounds; a watcher that falls further behind is closed with 410. */
   watchLimits?: Partial<WatchBufferLimits>;
+  /**
+   * Recent events kept per kind by the shared watch (one store watch feeding all watchers of a kind);
+   * watchers resuming within them are served from memory. Default 1024; 0 gives every watcher its own store
+   * watch.
+   */
+  watchCacheEvents?: number;
   /** Validation on create/update/patch. Default: the engine's `validateObject`. `false`: none. */
   validate?: ObjectValidator | false;
   /** Apply KubeVirt's defaults on create/update/patch, as its mutating webhook does. Default true. */

@@ -1,9 +1,9 @@
 /**
- * One watch response: events pulled from the store as fast as it yields them into a bounded buffer, and
- * handed to the transport in batches as fast as the client reads. A slow or stalled client therefore never
- * holds up the store or other watchers, and costs at most the buffer: when it overflows, the watch ends
- * with an `ERROR` event carrying a 410 Expired Status — what the apiserver does to a watcher that falls
- * behind — and the client relists and watches again.
+ * One watch response: encoded events pushed in (from a store watch, or from the shared watch hub) into a
+ * bounded buffer, and handed to the transport in batches as fast as the client reads. A slow or stalled
+ * client therefore never holds up the store or other watchers, and costs at most the buffer: when it
+ * overflows, the watch ends with an `ERROR` event carrying a 410 Expired Status — what the apiserver does to a
+ * watcher that falls behind — and the client relists and watches again.
  */
 import type { WatchEvent } from '@virtkit/engine';
 import { type Status, statusFromError, statusOf } from './status.ts';
@@ -33,11 +33,10 @@ export function errorLine(status: Status): string {
 }
 
 export class WatchStream implements AsyncIterable<string> {
-  /** Aborts the store watch; the stream then ends once what is buffered has been taken. */
-  readonly #abort: AbortController;
+  /** Aborted once nothing more will be pushed: finished, cancelled, overflowed or the source ended. */
+  readonly #abort = new AbortController();
   #queue: string[] = [];
   #bytes = 0;
-  #sourceDone = false;
   #cancelled = false;
   #overflowed = false;
   #wake: (() => void) | undefined;
@@ -47,25 +46,14 @@ export class WatchStream implements AsyncIterable<string> {
   readonly #overflow: Promise<void>;
   #signalOverflow!: () => void;
 
-  /**
-   * @param source the store watch, opened with `abort.signal`.
-   * @param encode turns one event into one line (ending in a newline).
-   */
-  constructor(
-    source: AsyncIterable<WatchEvent>,
-    abort: AbortController,
-    encode: (event: WatchEvent) => string,
-    limits: WatchBufferLimits = DEFAULT_WATCH_LIMITS,
-  ) {
-    this.#abort = abort;
+  constructor(limits: WatchBufferLimits = DEFAULT_WATCH_LIMITS) {
     this.#limits = limits;
     this.#overflow = new Promise((resolve) => {
       this.#signalOverflow = resolve;
     });
-    void this.#pump(source, encode);
   }
 
-  /** The signal given to the store watch; aborted when the stream is cancelled or finished. */
+  /** Aborted when the stream takes no more events; give it to the store watch feeding the stream. */
   get signal(): AbortSignal {
     return this.#abort.signal;
   }
@@ -84,37 +72,57 @@ export class WatchStream implements AsyncIterable<string> {
     return this.#bytes;
   }
 
-  async #pump(source: AsyncIterable<WatchEvent>, encode: (event: WatchEvent) => string) {
+  /** Whether the stream still takes events. */
+  get open(): boolean {
+    return !this.#abort.signal.aborted;
+  }
+
+  /**
+   * Adds one encoded event (a line ending in a newline). When the buffer is full, the watch ends instead
+   * with a 410 Expired error event; later pushes are ignored.
+   */
+  push(line: string): void {
+    if (this.#abort.signal.aborted) return;
+    if (this.#queue.length + 1 > this.#limits.maxEvents || this.#bytes + line.length > this.#limits.maxBytes) {
+      this.#overflowed = true;
+      this.#append(
+        errorLine(
+          statusOf(
+            410,
+            'Expired',
+            `watch closed: the client fell more than ${this.#queue.length} events (${this.#bytes} bytes) behind; list again and watch from the new resourceVersion`,
+          ),
+        ),
+      );
+      this.#signalOverflow();
+      this.#abort.abort();
+      return;
+    }
+    this.#append(line);
+  }
+
+  /** Ends the stream with an ERROR event for `err` (a Status; GoneError becomes 410 Expired). */
+  fail(err: unknown): void {
+    if (this.#abort.signal.aborted) return;
+    this.#append(errorLine(statusFromError(err)));
+    this.#abort.abort();
+  }
+
+  /** Pumps a store watch (opened with `this.signal`) into the stream until either ends. */
+  async pipeFrom(source: AsyncIterable<WatchEvent>, encode: (event: WatchEvent) => string): Promise<void> {
     try {
       for await (const event of source) {
         if (this.#abort.signal.aborted) break;
-        const line = encode(event);
-        if (this.#queue.length + 1 > this.#limits.maxEvents || this.#bytes + line.length > this.#limits.maxBytes) {
-          this.#overflowed = true;
-          this.#push(
-            errorLine(
-              statusOf(
-                410,
-                'Expired',
-                `watch closed: the client fell more than ${this.#queue.length} events (${this.#bytes} bytes) behind; list again and watch from the new resourceVersion`,
-              ),
-            ),
-          );
-          this.#signalOverflow();
-          break;
-        }
-        this.#push(line);
+        this.push(encode(event));
       }
     } catch (err) {
-      if (!this.#abort.signal.aborted) this.#push(errorLine(statusFromError(err)));
+      this.fail(err);
     } finally {
-      this.#sourceDone = true;
-      this.#abort.abort();
-      this.#notify();
+      this.finish();
     }
   }
 
-  #push(line: string): void {
+  #append(line: string): void {
     if (this.#cancelled) return;
     this.#queue.push(line);
     this.#bytes += line.length;
@@ -155,7 +163,7 @@ export class WatchStream implements AsyncIterable<string> {
         this.#bytes = 0;
         return batch;
       }
-      if (this.#sourceDone || this.#abort.signal.aborted) return undefined;
+      if (this.#abort.signal.aborted) return undefined;
       await new Promise<void>((resolve) => {
         this.#wake = resolve;
       });

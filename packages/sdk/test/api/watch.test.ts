@@ -315,3 +315,116 @@ describe('slow watchers', () => {
     stalled.destroy();
   });
 });
+
+describe('shared watch (one store watch per kind)', () => {
+  const events = async (w: ReturnType<typeof watchRaw>, n: number) => {
+    const out: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const e = await w.next();
+      out.push(`${e.type} ${e.object.metadata.name} ${e.object.metadata.resourceVersion}`);
+    }
+    return out;
+  };
+
+  it('feeds many watchers from one store watch, identically', async () => {
+    h = await startServer();
+    await h.store.create('VirtualMachine', vm('seed'));
+    const rv = h.store.currentResourceVersion();
+    const ws = Array.from({ length: 10 }, () => watchRaw(h!.server, `${VMS}?watch=true&resourceVersion=${rv}`));
+    await Promise.all(ws.map((w) => w.status));
+    while (h.server.handler.openWatches < 10) await new Promise((r) => setTimeout(r, 5));
+    expect(h.store.watcherCount).toBe(1);
+    await h.store.create('VirtualMachine', vm('one'));
+    await label('one', 'a');
+    await h.store.delete('VirtualMachine', 'default', 'one');
+    const seen = await Promise.all(ws.map((w) => events(w, 3)));
+    expect(seen[0]!.map((l) => l.split(' ').slice(0, 2).join(' '))).toEqual([
+      'ADDED one',
+      'MODIFIED one',
+      'DELETED one',
+    ]);
+    for (const s of seen) expect(s).toEqual(seen[0]);
+    for (const w of ws) w.close();
+    while (h.store.watcherCount > 0) await new Promise((r) => setTimeout(r, 5));
+    expect(h.server.handler.openWatches).toBe(0);
+  });
+
+  it('serves recent resumptions from its ring and older ones from the store', async () => {
+    h = await startServer({ watchCacheEvents: 4 });
+    await h.store.create('VirtualMachine', vm('r'));
+    const keep = watchRaw(h.server, `${VMS}?watch=true&resourceVersion=${h.store.currentResourceVersion()}`);
+    await keep.status;
+    const rvs: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      await label('r', String(i));
+      rvs.push(h.store.currentResourceVersion());
+    }
+    await events(keep, 6);
+    // The ring holds the last 4 changes: resuming after the 3rd is served from it...
+    const recent = watchRaw(h.server, `${VMS}?watch=true&resourceVersion=${rvs[2]}`);
+    expect((await events(recent, 3)).map((l) => l.split(' ')[2])).toEqual(rvs.slice(3));
+    expect(h.store.watcherCount).toBe(1);
+    // ...resuming after the 1st needs the store's history: its own store watch.
+    const older = watchRaw(h.server, `${VMS}?watch=true&resourceVersion=${rvs[0]}`);
+    expect((await events(older, 5)).map((l) => l.split(' ')[2])).toEqual(rvs.slice(1));
+    expect(h.store.watcherCount).toBe(2);
+    for (const w of [keep, recent, older]) w.close();
+  });
+
+  it('starts a watcher with the current state while writes go on, without gaps or repeats', async () => {
+    h = await startServer();
+    for (let i = 0; i < 20; i++) await h.store.create('VirtualMachine', vm(`s-${i}`));
+    const first = watchRaw(h.server, `${VMS}?watch=true`);
+    await first.status;
+    // Writes interleave with the second watcher's list and subscription.
+    const writing = (async () => {
+      for (let i = 0; i < 40; i++) {
+        await new Promise((r) => setImmediate(r));
+        await label(`s-${i % 20}`, String(i));
+      }
+    })();
+    const second = watchRaw(h.server, `${VMS}?watch=true`);
+    await writing;
+    // Replaying each watcher's events must give the store's final state, each change seen once.
+    const finalRv = Number(h.store.currentResourceVersion());
+    for (const w of [first, second]) {
+      const state = new Map<string, number>();
+      for (;;) {
+        const e = await w.next();
+        const v = Number(e.object.metadata.resourceVersion);
+        expect(v).toBeGreaterThan(state.get(e.object.metadata.name!) ?? 0);
+        state.set(e.object.metadata.name!, v);
+        if (v === finalRv) break;
+      }
+      const stored = (await h.store.list('VirtualMachine')).items;
+      expect(state.size).toBe(20);
+      for (const o of stored) expect(state.get(o.metadata.name!)).toBe(Number(o.metadata.resourceVersion));
+      w.close();
+    }
+    expect(h.store.watcherCount).toBeLessThanOrEqual(1);
+  });
+
+  it('leaves label-selector watchers to the store, and can be turned off', async () => {
+    h = await startServer({ watchCacheEvents: 0 });
+    const a = watchRaw(h.server, `${VMS}?watch=true`);
+    const b = watchRaw(h.server, `${VMS}?watch=true`);
+    await Promise.all([a.status, b.status]);
+    while (h.server.handler.openWatches < 2) await new Promise((r) => setTimeout(r, 5));
+    expect(h.store.watcherCount).toBe(2);
+    a.close();
+    b.close();
+    await h.close();
+    h = await startServer();
+    const byName = watchRaw(h.server, `${VMS}?watch=true&fieldSelector=metadata.name%3Dx`);
+    const byLabel = watchRaw(h.server, `${VMS}?watch=true&labelSelector=app%3Dx`);
+    await Promise.all([byName.status, byLabel.status]);
+    while (h.server.handler.openWatches < 2) await new Promise((r) => setTimeout(r, 5));
+    // One shared watch (the name selector) plus the label selector's own.
+    expect(h.store.watcherCount).toBe(2);
+    await h.store.create('VirtualMachine', vm('x', 'default', { app: 'x' }));
+    expect((await byName.next()).object.metadata.name).toBe('x');
+    expect((await byLabel.next()).object.metadata.name).toBe('x');
+    byName.close();
+    byLabel.close();
+  });
+});
