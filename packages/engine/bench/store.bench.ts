@@ -238,4 +238,8 @@ console.log(
 console.log(line(head));
 console.log(widths.map((w) => '-'.repeat(w)).join('  '));
 for (const r of table) console.log(line(r));
+console.log(
+  '\nBoth stores answer get/list from the same in-memory index (SqliteStore only adds the write-through), so their\n' +
+    'read rows measure the same code: differences there are run-to-run noise, not a property of either store.',
+);
 copyCost();
