@@ -200,20 +200,24 @@ export class NodeController {
   async #fence(name: string, driver: NodeDriver): Promise<void> {
     const ctx = this.#ctx;
     const domains = await ctx.track(driver.listDomains());
-    for (const d of domains) {
-      const vmi = ctx.informers.vmi.byIndex(IDX_VMI_BY_UID, d.uid)[0];
-      const why = this.#orphanReason(name, d, vmi);
-      if (!why) continue;
-      try {
-        await ctx.track(driver.destroyDomain(d.id));
-        await ctx.track(driver.undefineDomain(d.id));
-      } catch (err) {
-        if (!(err instanceof DriverError && err.reason === 'DomainNotFound')) throw err;
-      }
-      const node = ctx.informers.node.get(undefined, name);
-      if (node)
-        void ctx.events.record(node, 'Warning', 'FencedDomain', `Destroyed domain ${d.id} (uid ${d.uid}): ${why}`);
-    }
+    // All stale copies go at once: the node stays NotReady (and its guests fenced) only as long as the slowest.
+    await Promise.all(
+      domains.map(async (d) => {
+        const vmi = ctx.informers.vmi.byIndex(IDX_VMI_BY_UID, d.uid)[0];
+        const why = this.#orphanReason(name, d, vmi);
+        if (!why) return;
+        try {
+          await ctx.track(driver.destroyDomain(d.id));
+          await ctx.track(driver.undefineDomain(d.id));
+        } catch (err) {
+          if (!(err instanceof DriverError && err.reason === 'DomainNotFound')) throw err;
+        }
+        const node = ctx.informers.node.get(undefined, name);
+        if (node) {
+          void ctx.events.record(node, 'Warning', 'FencedDomain', `Destroyed domain ${d.id} (uid ${d.uid}): ${why}`);
+        }
+      }),
+    );
   }
 
   #orphanReason(name: string, _d: DomainInfo, vmi: VirtualMachineInstance | undefined): string | undefined {
