@@ -1,0 +1,8 @@
+// @virtkit/sdk/cluster — running virtkit on a Kubernetes cluster. Explicit exports only.
+export { KubeApi, type KubeApiOptions, type KubeRequest, loadKubeConfig } from './kube-api.ts';
+export {
+  type ApiResource,
+  CLUSTER_NODE_RESOURCE,
+  KubernetesStore,
+  type KubernetesStoreOptions,
+} from './kubernetes-store.ts';

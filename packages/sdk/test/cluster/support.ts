@@ -1,0 +1,80 @@
+/** Test helpers: our API server over a MemoryStore on 127.0.0.1, and KubernetesStores pointed at it. */
+import { X509Certificate } from 'node:crypto';
+import { KubeConfig } from '@kubernetes/client-node';
+import { MemoryStore, type StoreOptions } from '@virtkit/engine';
+import {
+  type ApiServer,
+  type ApiServerOptions,
+  createApiServer,
+  createServingCertificate,
+  type ServingCertificate,
+} from '../../src/api/index.ts';
+import { KubernetesStore, type KubernetesStoreOptions } from '../../src/cluster/index.ts';
+
+let certificate: ServingCertificate | undefined;
+
+/**
+ * One serving certificate for every test server (key generation is the slow part of starting one).
+ * createServingCertificate occasionally encodes its random serial number non-minimally, which OpenSSL
+ * rejects ("illegal padding"); a certificate is only kept once it parses.
+ */
+export function testCertificate(): ServingCertificate {
+  while (certificate === undefined) {
+    const c = createServingCertificate();
+    try {
+      new X509Certificate(c.cert);
+      certificate = c;
+    } catch {
+      // malformed serial: make another
+    }
+  }
+  return certificate;
+}
+
+export interface ClusterHarness {
+  backing: MemoryStore;
+  server: ApiServer;
+  kubeConfig: KubeConfig;
+  /** A new client store (each its own connections); closed by `close()`. */
+  client(options?: Partial<KubernetesStoreOptions>): Promise<KubernetesStore>;
+  close(): Promise<void>;
+}
+
+/**
+ * The API server is a transparent view of the backing store here (no KubeVirt defaulting or schema
+ * validation on top), so the store contract sees the store's own semantics through HTTP.
+ */
+export async function startCluster(
+  storeOptions: StoreOptions = {},
+  serverOptions: Partial<ApiServerOptions> = {},
+): Promise<ClusterHarness> {
+  const backing = new MemoryStore(storeOptions);
+  const server = await createApiServer({
+    store: backing,
+    validate: false,
+    defaults: false,
+    tls: testCertificate(),
+    ...(storeOptions.clock ? { clock: storeOptions.clock } : {}),
+    ...serverOptions,
+  });
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromString(await server.kubeconfig());
+  const clients: KubernetesStore[] = [];
+  return {
+    backing,
+    server,
+    kubeConfig,
+    async client(options = {}) {
+      const kc = new KubeConfig();
+      kc.loadFromString(await server.kubeconfig());
+      const s = await KubernetesStore.connect({ kubeconfig: kc, ...options });
+      clients.push(s);
+      return s;
+    },
+    async close() {
+      for (const c of clients.splice(0)) await c.close();
+      await server.close();
+      await backing.close();
+    },
+  };
+}
