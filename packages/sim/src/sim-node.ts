@@ -13,7 +13,12 @@
  *   waits for the first and then fails with `InvalidState`. `destroyDomain`, `abortMigration`,
  *   `getDomain` and `listDomains` do not queue (libvirt lets them run beside a job).
  * - `pauseDomain` on a paused domain succeeds without an event (libvirt's suspend is a no-op then);
- *   `resumeDomain` on a running one fails `InvalidState` ("domain is already running").
+ *   `resumeDomain` on a running one fails `InvalidState` ("domain is already running");
+ *   `shutdownDomain`/`rebootDomain` of a paused domain fail `InvalidState` (libvirt: "domain is not running").
+ * - Migrating to the node itself fails `MigrationFailed`, as the agent refuses it.
+ * - `rebootDomain` clears `guestReady` at once (as the agent does); the new boot's ready line sets it again.
+ * - `defineDomain` refuses with `InvalidSpec` what the agent refuses before creating anything: an id that
+ *   cannot be a domain name, a uid that cannot be a directory name, a disk without a volume.
  * - Migration: on completion the source reports `Stopped/Migrated` and forgets the domain (as the agent
  *   does: it undefines the source itself, without an `Undefined` event); the target's domain appears only
  *   on completion.
@@ -55,6 +60,7 @@ import {
   type SimImage,
   type TimingProfile,
 } from './defaults.ts';
+import { diskError, identityError } from './definition-checks.ts';
 import { type Dist, sample, validateDist } from './distributions.ts';
 import { CONTROL_PLANE, type SimFabric } from './fabric.ts';
 import type { FaultTiming, MigrationPhase, NodeFault } from './faults.ts';
@@ -857,6 +863,8 @@ export class SimNode implements NodeDriver {
   // ---------------------------------------------------------------- domain operations
 
   async #define(def: DomainDefinition): Promise<DomainInfo> {
+    const badIdentity = identityError(def);
+    if (badIdentity) return this.#refuse(this.#err('InvalidSpec', badIdentity));
     const existing = this.#domains.get(def.id);
     if (existing) {
       if (existing.uid === def.uid) {
@@ -872,9 +880,10 @@ export class SimNode implements NodeDriver {
         this.#err('DomainExists', `operation failed: domain '${def.id}' is being migrated to this node`),
       );
     }
-    if (!def.id || !def.uid) return this.#refuse(this.#err('InvalidSpec', 'domain id and uid are required'));
     const size = domainSize(def.spec);
     if (typeof size === 'string') return this.#refuse(this.#err('InvalidSpec', size));
+    const badDisk = diskError(def);
+    if (badDisk) return this.#refuse(this.#err('InvalidSpec', badDisk));
     const refusal = this.#fitError(size);
     if (refusal) return this.#refuse(this.#err('InsufficientResources', refusal));
     this.#reserve(size);
@@ -1068,10 +1077,11 @@ export class SimNode implements NodeDriver {
     if (!d) return this.#refuse(this.#notFound(id));
     if (d.destroying) await d.destroying;
     await this.#wait(this.#ms(this.timing.rpc, this.#rngCalls));
-    if (!isActive(d)) throw this.#notRunning();
+    // libvirt sends the power button only to a running guest; a paused one is refused.
+    if (d.state !== 'running') throw this.#notRunning();
     if (d.ignoresAcpi || d.acpiPending) return;
     d.acpiPending = true;
-    // In guest time: a paused guest handles the power button once resumed.
+    // In guest time: a guest paused after the request handles the power button once resumed.
     d.guest.schedule(this.#ms(this.timing.acpiShutdown, d.rng), () => {
       const host = d.host;
       host.#consoleLine(d, POWER_BUTTON_LINE);
@@ -1086,7 +1096,9 @@ export class SimNode implements NodeDriver {
     if (!d) return this.#refuse(this.#notFound(id));
     if (d.destroying) await d.destroying;
     await this.#wait(this.#ms(this.timing.rpc, this.#rngCalls));
-    if (!isActive(d)) throw this.#notRunning();
+    if (d.state !== 'running') throw this.#notRunning();
+    // Like the agent: readiness belongs to a boot, and a reboot was asked for.
+    d.guestReady = false;
     if (d.ignoresAcpi || d.acpiPending) return;
     d.acpiPending = true;
     d.guest.schedule(this.#ms(this.timing.acpiShutdown, d.rng), () => {
@@ -1199,10 +1211,7 @@ export class SimNode implements NodeDriver {
     if (!isActive(d)) return this.#refuse(this.#notRunning());
     if (targetName === this.nodeName) {
       return this.#refuse(
-        this.#err(
-          'InvalidState',
-          `Requested operation is not valid: Attempt to migrate guest to the same host ${this.nodeName}`,
-        ),
+        this.#err('MigrationFailed', `operation failed: Attempt to migrate guest to the same host ${this.nodeName}`),
       );
     }
     const target = this.fabric.get(targetName);
