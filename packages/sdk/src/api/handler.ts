@@ -16,7 +16,7 @@ import {
 import { contentTypeOf, negotiate } from './encode.ts';
 import { serveAction, serveResource } from './resource-handler.ts';
 import { parseRoute } from './routes.ts';
-import { ApiError, methodNotAllowed, notFound, type Status, statusFromError, statusOf } from './status.ts';
+import { methodNotAllowed, notFound, type Status, statusFromError, statusOf } from './status.ts';
 import type { ApiHandlerOptions, ApiRequest, ApiResponse } from './types.ts';
 import type { KindHub } from './watch-hub.ts';
 import { DEFAULT_WATCH_LIMITS, type WatchBufferLimits, type WatchStream } from './watch-stream.ts';
@@ -189,7 +189,6 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
       try {
         return await handle(request);
       } catch (err) {
-        if (err instanceof ApiError) return statusResponse(statusFromError(err));
         return statusResponse(statusFromError(err));
       }
     },

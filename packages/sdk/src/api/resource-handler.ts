@@ -516,6 +516,7 @@ async function create(ctx: HandlerContext, rc: RequestContext, route: ResourceRo
   const r = route.resource;
   const kind = kindOf(r);
   const rep = negotiate(rc.headers.get('accept'));
+  const isDry = dryRun(rc.query);
   const submitted = admit(r, decodeRequestObject(rc), route.namespace, undefined);
   const meta = submitted.metadata;
   if (!meta.name) {
@@ -523,7 +524,7 @@ async function create(ctx: HandlerContext, rc: RequestContext, route: ResourceRo
     else throw invalidField(r.kind, 'metadata.name', 'FieldValueRequired', 'name or generateName is required');
   }
   const { obj, warnings } = prepare(ctx, submitted);
-  if (dryRun(rc.query)) {
+  if (isDry) {
     const existing = await ctx.options.store.tryGet(kind, meta.namespace, meta.name);
     if (existing) {
       return statusResponse(
@@ -552,10 +553,11 @@ async function update(ctx: HandlerContext, rc: RequestContext, route: ResourceRo
   const r = route.resource;
   const kind = kindOf(r);
   const rep = negotiate(rc.headers.get('accept'));
+  const isDry = dryRun(rc.query);
   const submitted = admit(r, decodeRequestObject(rc), route.namespace, route.name);
   const status = route.subresource === 'status';
   const { obj, warnings } = status ? { obj: submitted, warnings: [] } : prepare(ctx, submitted);
-  if (dryRun(rc.query)) {
+  if (isDry) {
     await ctx.options.store.get(kind, route.namespace, route.name!);
     return respondObject(r, rep, ctx, rc, obj, 200, warnings);
   }
