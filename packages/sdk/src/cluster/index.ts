@@ -6,3 +6,4 @@ export {
   KubernetesStore,
   type KubernetesStoreOptions,
 } from './kubernetes-store.ts';
+export { LeaderElector, type LeaderElectorOptions, microTime } from './leader-election.ts';

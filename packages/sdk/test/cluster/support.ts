@@ -78,3 +78,15 @@ export async function startCluster(
     },
   };
 }
+
+/**
+ * Waits (in real time, for HTTP round trips) until `cond` holds; fails naming `what` after `timeoutMs`.
+ * Tests use it to wait for a state, never to let time pass.
+ */
+export async function until(cond: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!cond()) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
