@@ -34,7 +34,10 @@ const SETTLED_BY: Partial<Record<VMLifecycleEvent['type'], readonly CommandType[
 
 type Bookkeeping = Pick<LifecycleContext, 'pending' | 'nextCommandId' | 'domainNodes'>;
 
-/** Appends commands (after dropping the ones they supersede) and tracks nodes that may hold a domain. */
+/**
+ * Appends commands (after dropping the ones they supersede) and tracks nodes that may hold a domain.
+ * A command equal to the last one pending for its node is redundant and not recorded again.
+ */
 export function record(ctx: Bookkeeping, at: number, specs: readonly CommandSpec[]): Bookkeeping {
   let pending = ctx.pending;
   let nextCommandId = ctx.nextCommandId;
@@ -42,7 +45,10 @@ export function record(ctx: Bookkeeping, at: number, specs: readonly CommandSpec
   for (const spec of specs) {
     const dropped = SUPERSEDES[spec.type];
     if (dropped) pending = pending.filter((c) => !dropped.includes(c.type));
-    pending = [...pending, { ...spec, id: nextCommandId++, at } as Command];
+    const last = pending.findLast((c) => c.node === spec.node);
+    if (spec.type === 'migrate' || last?.type !== spec.type) {
+      pending = [...pending, { ...spec, id: nextCommandId++, at } as Command];
+    }
     const holder = spec.type === 'define' ? spec.node : spec.type === 'migrate' ? spec.target : undefined;
     if (holder !== undefined && !domainNodes.includes(holder)) domainNodes = [...domainNodes, holder];
   }
@@ -65,15 +71,21 @@ export function settledBy(ctx: Pick<LifecycleContext, 'pending'>, event: VMLifec
   return ctx.pending.filter((c) => types.includes(c.type) && (node === undefined || c.node === node));
 }
 
-/** Removes settled commands; a settled undefine also means its node holds no domain any more. */
-export function settle(ctx: Bookkeeping, event: VMLifecycleEvent): Pick<Bookkeeping, 'pending' | 'domainNodes'> {
+/**
+ * Removes settled commands. A settled undefine frees its node unless the VM is placed there again or
+ * later commands still concern it (a define queued after the undefine re-creates the domain there).
+ */
+export function settle(
+  ctx: Bookkeeping & Pick<LifecycleContext, 'node'>,
+  event: VMLifecycleEvent,
+): Pick<Bookkeeping, 'pending' | 'domainNodes'> {
   const done = settledBy(ctx, event);
   if (done.length === 0) return { pending: ctx.pending, domainNodes: ctx.domainNodes };
   const pending = ctx.pending.filter((c) => !done.includes(c));
   const freed = done.filter((c) => c.type === 'undefine').map((c) => c.node);
-  const domainNodes = ctx.domainNodes.filter(
-    (n) => !freed.includes(n) || pending.some((c) => c.type === 'undefine' && c.node === n),
-  );
+  const stillUsed = (n: string) =>
+    n === ctx.node || pending.some((c) => c.node === n || (c.type === 'migrate' && c.target === n));
+  const domainNodes = ctx.domainNodes.filter((n) => !freed.includes(n) || stillUsed(n));
   return { pending, domainNodes };
 }
 

@@ -97,10 +97,12 @@ function graceMs(ctx: Ctx, event: Ev): number {
   );
 }
 
-/** Records an undefine for every node that may hold a domain and has none pending yet. */
+/**
+ * The VM is off and leaves its node: queue an undefine for every node that may hold a domain (skipped
+ * where one is already last in line).
+ */
 function undefineAll(ctx: Ctx): Patch {
-  const todo = ctx.domainNodes.filter((n) => !ctx.pending.some((c) => c.type === 'undefine' && c.node === n));
-  return todo.length === 0 ? {} : add(ctx, cleanupSpecs(todo, false));
+  return { node: undefined, ...(ctx.domainNodes.length === 0 ? {} : add(ctx, cleanupSpecs(ctx.domainNodes, false))) };
 }
 
 const STOP_REASONS: readonly StopReason[] = ['shutdown', 'destroyed', 'crashed', 'migrated', 'failed'];
@@ -164,16 +166,25 @@ export const lifecycleMachine = setup({
       event.type === 'SET_RUN_STRATEGY' ? { runStrategy: event.runStrategy } : {},
     ),
     freshStart: update((ctx) => {
-      const { exit: _e, lastFailure: _f, unschedulableMessage: _u, afterStop: _a, ...rest } = ctx;
-      return { ...rest, failureCount: 0, deadlines: withoutDeadlines(ctx.deadlines, 'backoff', 'stableRun') };
+      return {
+        exit: undefined,
+        lastFailure: undefined,
+        unschedulableMessage: undefined,
+        afterStop: undefined,
+        failureCount: 0,
+        deadlines: withoutDeadlines(ctx.deadlines, 'backoff', 'stableRun'),
+      };
     }),
     markUnschedulable: update((_ctx, event) =>
       event.type === 'UNSCHEDULABLE' ? { unschedulableMessage: event.message } : {},
     ),
     placeOnNode: update((ctx, event) => {
       if (event.type !== 'SCHEDULED') return {};
-      const { unschedulableMessage: _u, ...rest } = ctx;
-      return { ...rest, node: event.node, ...record(rest, ctx.now, [{ type: 'define', node: event.node }]) };
+      return {
+        unschedulableMessage: undefined,
+        node: event.node,
+        ...record(ctx, ctx.now, [{ type: 'define', node: event.node }]),
+      };
     }),
     boot: update((ctx) => ({
       ...add(ctx, [{ type: 'start', node: ctx.node ?? '' }]),
@@ -186,6 +197,7 @@ export const lifecycleMachine = setup({
       }
       return { deadlines };
     }),
+    disarmAll: update(() => ({ deadlines: {} })),
     clearBoot: update((ctx) => ({ deadlines: withoutDeadlines(ctx.deadlines, 'boot') })),
     requestShutdown: update((ctx, event) => ({
       ...add(ctx, [{ type: 'shutdown', node: ctx.node ?? '' }]),
@@ -198,38 +210,35 @@ export const lifecycleMachine = setup({
       specs.push(...cleanupSpecs(ctx.domainNodes, true).filter((s) => s.type === 'destroy'));
       const patch: Patch = { ...add(ctx, specs), deadlines: withoutDeadlines(ctx.deadlines, 'stopGrace') };
       if (migrationActive(ctx) && ctx.migration) {
-        patch.migration = { ...ctx.migration, abortRequested: true, abortReason: 'Stopping' };
+        // Stopping ends the migration: whatever the hypervisor still reports, both copies get destroyed.
+        const m = { ...ctx.migration, abortRequested: true, abortReason: 'Stopping' };
+        const ended = endMigration({ ...ctx, migration: m, deadlines: patch.deadlines ?? {} }, 'Failed', 'VMStopped');
+        Object.assign(patch, ended);
       }
       return patch;
     }),
     restartAfterStop: update(() => ({ afterStop: 'restart' })),
     /** The domain is off: undefine every copy, leave the node, remember why it stopped. */
     finishStop: update((ctx, event, params: { reason: StopReason | 'requested' }) => {
-      const { node: _n, afterStop: _a, ...rest } = ctx;
-      const lost = event.type === 'NODE_LOST' ? forgetNode(rest, event.node) : {};
-      const base = { ...rest, ...lost };
+      const base: Ctx = event.type === 'NODE_LOST' ? { ...ctx, ...forgetNode(ctx, event.node) } : ctx;
       return {
         ...base,
         ...undefineAll(base),
+        afterStop: undefined,
         deadlines: withoutDeadlines(ctx.deadlines, 'stopGrace', 'stableRun', 'boot'),
         exit: { reason: params.reason, at: ctx.now },
       };
     }),
     undefineAll: update((ctx) => undefineAll(ctx)),
     fail: update((ctx, event) => {
-      const { node: _n, afterStop: _a, ...rest } = ctx;
-      let base: Ctx = rest;
+      let base: Ctx = { ...ctx, node: undefined, afterStop: undefined };
       if (event.type === 'NODE_LOST') base = { ...base, ...forgetNode(base, event.node) };
       if (migrationActive(base)) base = { ...base, ...endMigration(base, 'Failed', 'VMFailed') };
-      const f = failureOf(event);
-      const cleanup = cleanupSpecs(base.domainNodes, true).filter(
-        (s) => !(s.type === 'undefine' && base.pending.some((c) => c.type === 'undefine' && c.node === s.node)),
-      );
       return {
         ...base,
-        ...record(base, ctx.now, cleanup),
+        ...record(base, ctx.now, cleanupSpecs(base.domainNodes, true)),
         failureCount: ctx.failureCount + 1,
-        lastFailure: { ...f, at: ctx.now },
+        lastFailure: { ...failureOf(event), at: ctx.now },
         deadlines: {},
       };
     }),
@@ -338,7 +347,7 @@ export const lifecycleMachine = setup({
     stableRunDue: ({ context, event }) =>
       context.deadlines.stableRun !== undefined && context.deadlines.stableRun <= event.now,
     gracefulStop: ({ context, event }) =>
-      event.type === 'STOP' && event.graceful !== false && graceMs(context, event) > 0,
+      (event.type === 'RESTART' || (event.type === 'STOP' && event.graceful !== false)) && graceMs(context, event) > 0,
     gracefulDelete: ({ context, event }) => event.type === 'DELETE' && graceMs(context, event) > 0,
     escalatesStop: ({ context, event }) =>
       event.type === 'STOP' && (event.graceful === false || graceMs(context, event) === 0),
@@ -370,13 +379,7 @@ export const lifecycleMachine = setup({
     SET_RUN_STRATEGY: { actions: 'setRunStrategy' },
     ACK: { guard: 'isPendingCommand', actions: 'settle' },
     DRIVER_ERROR: { guard: 'isPendingCommand', actions: 'settle' },
-    DEFINED: { guard: 'settlesSomething', actions: 'settle' },
-    STARTED: { guard: 'settlesSomething', actions: 'settle' },
-    GUEST_READY: { guard: 'settlesSomething', actions: 'settle' },
-    PAUSED: { guard: 'settlesSomething', actions: 'settle' },
-    RESUMED: { guard: 'settlesSomething', actions: 'settle' },
     STOPPED: { guard: 'settlesSomething', actions: 'settle' },
-    MIGRATION_PROGRESS: { guard: 'settlesSomething', actions: 'settle' },
     MIGRATION_SUCCEEDED: { guard: 'settlesSomething', actions: 'settle' },
     MIGRATION_FAILED: { guard: 'settlesSomething', actions: 'settle' },
     NODE_LOST: { guard: 'lostOtherDomainNode', actions: 'forgetLostNode' },
@@ -798,6 +801,6 @@ export const lifecycleMachine = setup({
       },
     },
 
-    deleted: { type: 'final' },
+    deleted: { type: 'final', entry: 'disarmAll' },
   },
 });

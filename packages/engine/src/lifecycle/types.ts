@@ -194,13 +194,17 @@ export interface FailureRecord {
   at: number;
 }
 
+/**
+ * Optional fields are cleared by setting them to `undefined` (xstate's assign merges, it cannot delete
+ * keys); a persisted snapshot simply lacks them.
+ */
 export interface LifecycleContext {
   runStrategy: RunStrategy;
   config: LifecycleConfig;
   /** The latest event time seen by a transition. */
   now: number;
   /** Node the VM is placed on or runs on. */
-  node?: string;
+  node?: string | undefined;
   /** Every node that may still hold a domain of this VM (cleared as undefines complete). */
   domainNodes: string[];
   /** Id the next recorded command gets. */
@@ -210,17 +214,17 @@ export interface LifecycleContext {
   deadlines: Deadlines;
   /** Consecutive failures (crashes, boot timeouts, start errors) since the last stable run or user start. */
   failureCount: number;
-  lastFailure?: FailureRecord;
+  lastFailure?: FailureRecord | undefined;
   /** The scheduler's last UNSCHEDULABLE message while unschedulable. */
-  unschedulableMessage?: string;
+  unschedulableMessage?: string | undefined;
   /** What happens once the running stop completes. */
-  afterStop?: 'stop' | 'restart';
+  afterStop?: 'restart' | undefined;
   /** How the VM last stopped; `Succeeded` VMI phase when the guest shut itself down. */
-  exit?: { reason: StopReason | 'requested'; at: number };
+  exit?: { reason: StopReason | 'requested'; at: number } | undefined;
   /** The current or last migration. */
-  migration?: MigrationRecord;
+  migration?: MigrationRecord | undefined;
   /** The last driver error the machine received, whatever it did about it. */
-  lastError?: { command: CommandType; reason: DriverErrorReason; message: string; at: number };
+  lastError?: { command: CommandType; reason: DriverErrorReason; message: string; at: number } | undefined;
 }
 
 export interface LifecycleInput {
