@@ -18,6 +18,13 @@ import {
   vmiSpecResources,
 } from '../../src/index.ts';
 
+interface Migration {
+  target: string;
+  reject: (e: unknown) => void;
+  resolve: (r: MigrationResult) => void;
+  timers: { cancel(): void }[];
+}
+
 interface Domain {
   def: DomainDefinition;
   state: DomainInfo['state'];
@@ -25,13 +32,8 @@ interface Domain {
   guestReady: boolean;
   cpuMillis: number;
   memoryBytes: number;
-  bootTimer?: { cancel(): void };
-  migration?: {
-    target: string;
-    reject: (e: unknown) => void;
-    resolve: (r: MigrationResult) => void;
-    timers: { cancel(): void }[];
-  };
+  bootTimer?: { cancel(): void } | undefined;
+  migration?: Migration | undefined;
 }
 
 export interface FakeNodeOptions {

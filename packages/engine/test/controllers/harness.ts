@@ -47,7 +47,7 @@ export async function cluster(options: ClusterOptions = {}): Promise<Cluster> {
     random: seededRandom(options.seed ?? 1),
   });
   const fabric: Fabric = new Map();
-  const specs =
+  const specs: (FakeNodeOptions & { name?: string })[] =
     typeof options.nodes === 'number' || options.nodes === undefined
       ? Array.from({ length: (options.nodes as number | undefined) ?? 2 }, () => ({}))
       : options.nodes;

@@ -19,7 +19,7 @@ const nodeArb = (i: number) =>
       shape: fc.constantFrom(0, 1, 2),
       zone: fc.constantFrom('a', 'b', 'c'),
       tainted: fc.constantFrom('none', 'none', 'none', 'hard', 'soft'),
-      unschedulable: fc.boolean({}),
+      unschedulable: fc.boolean(),
       ready: fc.constantFrom(true, true, true, false),
     })
     .map(
