@@ -796,6 +796,10 @@ export class LibvirtNodeDriver implements NodeDriver {
       const e = this.#wrap(err);
       if (e.reason !== 'InvalidState' && e.reason !== 'DomainNotFound') throw e;
     }
+    // libvirt cancels asynchronously; resolve once the migration has really ended (its `aborted` event
+    // sent, `DomainInfo.migration` gone), as a caller looking right after the abort expects.
+    const deadline = this.#clock.now() + (this.#opts.eventTimeoutMs ?? 10_000);
+    while (this.#abortHooks.get(id) === hook && this.#clock.now() < deadline) await this.#clock.sleep(20);
   }
 
   // --- console ------------------------------------------------------------------------------------
@@ -930,6 +934,7 @@ export class LibvirtNodeDriver implements NodeDriver {
         this.#applyIncoming(t, e);
         return;
       }
+      if (e.event === 'Suspended' && e.detail === 'Paused' && !(await this.#pausedByRequest(e))) return;
       this.#applyRaw(t, e);
     };
     const t = known;
@@ -964,6 +969,22 @@ export class LibvirtNodeDriver implements NodeDriver {
         if (this.#tracked.get(t.id) === t) this.#startTail(t, await fileSize(t.meta.consoleLog));
       });
       this.#emitLifecycle(t, { event: 'Started', detail: 'Migrated' });
+    }
+  }
+
+  /**
+   * libvirt also reports `Suspended/Paused` when QEMU stops the CPUs on its own: a guest powering off
+   * (reason `shutting down`) or panicking (`crashed`). Only a pause someone asked for (reason `user`) is
+   * the port's Suspended/Paused; the others are followed by their own Shutdown or Crashed events.
+   */
+  async #pausedByRequest(e: LifecycleEventMessage): Promise<boolean> {
+    const client = this.#client;
+    if (!client) return true;
+    try {
+      const st = await client.getState(e.domain);
+      return st.state === 'paused' && st.reason === 'user';
+    } catch {
+      return false;
     }
   }
 
