@@ -112,6 +112,7 @@ function vm(i: number): VirtualMachine {
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const ms = (x: number): string => `${x.toFixed(1)} ms`;
 const mib = (b: number): string => `${(b / 1024 / 1024).toFixed(1)} MiB`;
+const cpuMs = (u: NodeJS.CpuUsage): number => (u.user + u.system) / 1000;
 const gc = (): void => (globalThis as { gc?: () => void }).gc?.();
 
 function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ stdout: string; ms: number }> {
@@ -161,8 +162,12 @@ async function main(): Promise<void> {
       ['kubectl get vms -o name (10k)', ['-o', 'name']],
     ] as const) {
       const times: number[] = [];
+      const cpu0 = process.cpuUsage();
       for (let r = 0; r < RUNS; r++) times.push((await kubectl([...extra])).ms);
-      console.log(`${label}: median ${ms(median(times))}, min ${ms(Math.min(...times))} over ${RUNS} runs`);
+      const serverMs = cpuMs(process.cpuUsage(cpu0)) / RUNS;
+      console.log(
+        `${label}: median ${ms(median(times))}, min ${ms(Math.min(...times))} over ${RUNS} runs; server CPU ${ms(serverMs)} per run (the rest is kubectl)`,
+      );
     }
 
     // client-node: list all 10k in one response.
@@ -170,6 +175,7 @@ async function main(): Promise<void> {
     kc.loadFromFile(kubeconfig);
     const custom = kc.makeApiClient(CustomObjectsApi);
     const listTimes: number[] = [];
+    const listCpu0 = process.cpuUsage();
     for (let r = 0; r < RUNS; r++) {
       const t = performance.now();
       const list = (await custom.listNamespacedCustomObject({
@@ -182,7 +188,8 @@ async function main(): Promise<void> {
       if (list.items.length !== VM_COUNT) throw new Error('short list');
     }
     console.log(
-      `client-node list 10k VMs: median ${ms(median(listTimes))}, min ${ms(Math.min(...listTimes))} over ${RUNS} runs`,
+      `client-node list 10k VMs: median ${ms(median(listTimes))}, min ${ms(Math.min(...listTimes))} over ${RUNS} runs; ` +
+        `server + client CPU (one process) ${ms(cpuMs(process.cpuUsage(listCpu0)) / RUNS)} per list`,
     );
 
     // Watch fan-out: 100 watchers in a child process, a burst of BURST updates.
@@ -243,9 +250,9 @@ async function main(): Promise<void> {
         `(writes took ${ms(burstWritten - burstStart)}): ${Math.round(result.received / (elapsed / 1000))} events/s delivered`,
     );
     console.log(`watch lag commit→client: p50 ${ms(result.p50)}, p99 ${ms(result.p99)}, max ${ms(result.max)}`);
-    const cpuMs = (cpu.user + cpu.system) / 1000;
+    const burstCpu = cpuMs(cpu);
     console.log(
-      `server CPU for the burst (writes + fan-out + TLS): ${ms(cpuMs)} = ${((cpuMs * 1000) / result.received).toFixed(1)} µs per delivered event`,
+      `server CPU for the burst (writes + fan-out + TLS): ${ms(burstCpu)} = ${((burstCpu * 1000) / result.received).toFixed(1)} µs per delivered event`,
     );
     while (server.handler.openWatches > 0) await new Promise((r) => setTimeout(r, 5));
     gc();
