@@ -423,9 +423,8 @@ export class VmiController {
       this.#send(rt, { type: 'SCHEDULED', node: r.node, now });
     } else {
       this.#waitingForCapacity.add(key);
-      if (s.context.unschedulableMessage !== r.message) {
-        void ctx.events.record(vmi, 'Warning', 'FailedScheduling', r.message);
-      }
+      // Every failed attempt is recorded (repeats aggregate into one Event's count, as Kubernetes does).
+      void ctx.events.record(vmi, 'Warning', 'FailedScheduling', r.message);
       this.#send(rt, { type: 'UNSCHEDULABLE', message: r.message, now });
     }
   }
