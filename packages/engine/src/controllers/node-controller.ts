@@ -136,7 +136,10 @@ export class NodeController {
       await this.#ctx.track(this.#withTimeout(rt.driver.ping(), this.#ctx.config.heartbeatIntervalMs));
       rt.lastOk = this.#ctx.clock.now();
     } catch {
-      // Missed heartbeat; the reconcile decides from lastOk whether the window has passed.
+      // Missed heartbeat: look again exactly when the window since the last good one closes, not at the
+      // next heartbeat, so NotReady comes `nodeNotReadyAfterMs` after the node was last heard.
+      const closes = rt.lastOk + this.#ctx.config.nodeNotReadyAfterMs + 1 - this.#ctx.clock.now();
+      if (Number.isFinite(closes) && closes > 0) this.queue.addAfter(name, closes);
     } finally {
       rt.pinging = false;
     }

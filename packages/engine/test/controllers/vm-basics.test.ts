@@ -18,6 +18,14 @@ describe('engine: VM basics', () => {
     expect(a.metadata.annotations?.['virtkit.io/software-emulation']).toBe('/dev/kvm is missing');
     const b = await c.store.get('Node', undefined, 'b');
     expect(b.status?.conditions?.find((x) => x.type === 'SoftwareEmulation')).toBeUndefined();
+    // A VMI on the TCG node says so.
+    await c.store.create('VirtualMachine', vm('tcg', 'Always', { nodeSelector: { 'kubernetes.io/hostname': 'a' } }));
+    await c.until(async () => (await printable(c!, 'tcg')) === 'Running', 'tcg Running');
+    const vmi = await getVMI(c, 'tcg');
+    expect(vmi?.status?.conditions?.find((x) => x.type === 'SoftwareEmulation')).toMatchObject({
+      status: 'True',
+      message: '/dev/kvm is missing',
+    });
   });
 
   it('runs an Always VM: VMI created, scheduled, defined, started, Running', async () => {
