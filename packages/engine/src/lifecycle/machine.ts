@@ -91,10 +91,9 @@ function add(ctx: Ctx, specs: readonly CommandSpec[]): Patch {
 }
 
 function graceMs(ctx: Ctx, event: Ev): number {
-  const s = (event.type === 'STOP' || event.type === 'DELETE') && event.gracePeriodSeconds !== undefined;
-  return (
-    (s ? (event as { gracePeriodSeconds: number }).gracePeriodSeconds : ctx.config.defaultGracePeriodSeconds) * 1000
-  );
+  const requested =
+    event.type === 'STOP' || event.type === 'DELETE' || event.type === 'RESTART' ? event.gracePeriodSeconds : undefined;
+  return (requested ?? ctx.config.defaultGracePeriodSeconds) * 1000;
 }
 
 /**
@@ -198,6 +197,7 @@ export const lifecycleMachine = setup({
       return { deadlines };
     }),
     disarmAll: update(() => ({ deadlines: {} })),
+    clearGrace: update((ctx) => ({ deadlines: withoutDeadlines(ctx.deadlines, 'stopGrace') })),
     clearBoot: update((ctx) => ({ deadlines: withoutDeadlines(ctx.deadlines, 'boot') })),
     requestShutdown: update((ctx, event) => ({
       ...add(ctx, [{ type: 'shutdown', node: ctx.node ?? '' }]),
@@ -772,10 +772,12 @@ export const lifecycleMachine = setup({
     deleting: {
       initial: 'graceful',
       on: {
-        NODE_LOST: { guard: 'lostCurrentNode', target: '.undefining', actions: 'forgetLostNode' },
+        // The node's domains are gone with it; the eventless transitions finish whatever else is left.
+        NODE_LOST: { guard: 'lostCurrentNode', actions: 'forgetLostNode' },
       },
       states: {
         graceful: {
+          exit: 'clearGrace',
           on: {
             STOPPED: {
               guard: { type: 'stoppedHere', params: { reasons: STOP_REASONS } },
@@ -789,6 +791,7 @@ export const lifecycleMachine = setup({
               actions: ['settle', 'forceOff'],
             },
             DELETE: { guard: 'immediateDelete', target: 'forced', actions: 'forceOff' },
+            NODE_LOST: { guard: 'lostCurrentNode', target: 'forced', actions: ['forgetLostNode', 'forceOff'] },
           },
         },
         // Deletion never gets stuck: a failed destroy or undefine is given up (the node reaps orphans).

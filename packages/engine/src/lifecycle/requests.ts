@@ -66,14 +66,14 @@ function isActor(x: LifecycleActor | LifecycleSnapshot): x is LifecycleActor {
 
 /**
  * Checks a request, then applies the event: to a running actor (returns its new snapshot) or purely to a
- * snapshot (returns the next snapshot; the input is untouched).
+ * snapshot (returns the next snapshot; the input is untouched). Reports about a deleted VM are dropped.
  */
 export function send(target: LifecycleActor | LifecycleSnapshot, event: VMLifecycleEvent): LifecycleSnapshot {
-  if (isActor(target)) {
-    assertCanAccept(target.getSnapshot(), event);
-    target.send(event);
-    return target.getSnapshot();
-  }
-  assertCanAccept(target, event);
-  return transition(lifecycleMachine, target, event)[0];
+  const snapshot = isActor(target) ? target.getSnapshot() : target;
+  assertCanAccept(snapshot, event);
+  // A deleted VM's actor is done; late reports about it change nothing.
+  if (snapshot.status !== 'active') return snapshot;
+  if (!isActor(target)) return transition(lifecycleMachine, target, event)[0];
+  target.send(event);
+  return target.getSnapshot();
 }

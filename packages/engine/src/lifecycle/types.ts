@@ -75,7 +75,7 @@ export type LifecycleRequest = Timed &
         gracePeriodSeconds?: number;
       }
     | { type: 'FORCE_STOP' }
-    | { type: 'RESTART' }
+    | { type: 'RESTART'; gracePeriodSeconds?: number }
     | { type: 'PAUSE' }
     | { type: 'UNPAUSE' }
     | {
