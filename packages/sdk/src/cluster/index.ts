@@ -7,3 +7,11 @@ export {
   type KubernetesStoreOptions,
 } from './kubernetes-store.ts';
 export { LeaderElector, type LeaderElectorOptions, microTime } from './leader-election.ts';
+export {
+  type NodeDriverServer,
+  type NodeDriverServerOptions,
+  serveNodeDriver,
+} from './node-driver-server.ts';
+export { CALL_METHODS, type CallMethod, fromWireError, toWireError, type WireError } from './node-rpc.ts';
+export { type RemoteEndpoint, RemoteNodeDriver, type RemoteNodeDriverOptions } from './remote-node-driver.ts';
+export { servingCertificate } from './serving-certificate.ts';

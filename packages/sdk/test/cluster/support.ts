@@ -1,33 +1,19 @@
 /** Test helpers: our API server over a MemoryStore on 127.0.0.1, and KubernetesStores pointed at it. */
-import { X509Certificate } from 'node:crypto';
 import { KubeConfig } from '@kubernetes/client-node';
 import { MemoryStore, type StoreOptions } from '@virtkit/engine';
 import {
   type ApiServer,
   type ApiServerOptions,
   createApiServer,
-  createServingCertificate,
   type ServingCertificate,
 } from '../../src/api/index.ts';
-import { KubernetesStore, type KubernetesStoreOptions } from '../../src/cluster/index.ts';
+import { KubernetesStore, type KubernetesStoreOptions, servingCertificate } from '../../src/cluster/index.ts';
 
 let certificate: ServingCertificate | undefined;
 
-/**
- * One serving certificate for every test server (key generation is the slow part of starting one).
- * createServingCertificate occasionally encodes its random serial number non-minimally, which OpenSSL
- * rejects ("illegal padding"); a certificate is only kept once it parses.
- */
+/** One serving certificate for every test server (key generation is the slow part of starting one). */
 export function testCertificate(): ServingCertificate {
-  while (certificate === undefined) {
-    const c = createServingCertificate();
-    try {
-      new X509Certificate(c.cert);
-      certificate = c;
-    } catch {
-      // malformed serial: make another
-    }
-  }
+  certificate ??= servingCertificate(['127.0.0.1', 'localhost', '::1']);
   return certificate;
 }
 
