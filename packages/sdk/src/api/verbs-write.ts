@@ -1,0 +1,232 @@
+/** Writes: create, update (and status), patch (merge, JSON, strategic as merge, simplified server-side apply). */
+import { randomBytes } from 'node:crypto';
+import type { Kind, KindMap, KubeObject, PatchType } from '@virtkit/engine';
+import {
+  applyJsonPatch,
+  applyMergePatch,
+  ConflictError,
+  defaultObject,
+  InvalidSpecError,
+  NotFoundError,
+  validateObject,
+} from '@virtkit/engine';
+import { bodyText, decodeBody, decodeYaml, parseMediaTypes, requireObject } from './body.ts';
+import { negotiate, served } from './encode.ts';
+import type { HandlerContext, RequestContext } from './handler.ts';
+import { statusResponse } from './handler.ts';
+import { decodeRequestObject, details, dryRun, kindOf, type ResourceRoute, respondObject } from './request.ts';
+import { qualifiedName, type ServedResource } from './resources.ts';
+import { ApiError, badRequest, invalidField, statusOf } from './status.ts';
+import type { ApiResponse } from './types.ts';
+
+const PATCH_TYPES: Record<string, PatchType | 'apply'> = {
+  'application/merge-patch+json': 'merge',
+  'application/json-patch+json': 'json',
+  // Our kinds have no patch strategy metadata; a strategic merge patch then behaves as a merge patch.
+  'application/strategic-merge-patch+json': 'strategic',
+  'application/apply-patch+yaml': 'apply',
+};
+
+function generateName(prefix: string): string {
+  const alphabet = 'bcdfghjklmnpqrstvwxz2456789';
+  const bytes = randomBytes(5);
+  let s = '';
+  for (const b of bytes) s += alphabet[b % alphabet.length];
+  return `${prefix}${s}`;
+}
+
+/**
+ * Checks a submitted object against the endpoint it was sent to and converts it to the stored form:
+ * apiVersion and kind must match (or be absent), the namespace must match the path's, the name the URL's.
+ */
+function admit(
+  r: ServedResource,
+  value: unknown,
+  namespace: string | undefined,
+  urlName: string | undefined,
+): KubeObject {
+  const obj = requireObject(value, `the ${r.kind} in the request body`);
+  if (obj.apiVersion !== undefined && obj.apiVersion !== r.apiVersion) {
+    throw badRequest(
+      `the API version in the data (${String(obj.apiVersion)}) does not match the expected API version (${r.apiVersion})`,
+      [{ type: 'FieldValueInvalid', field: 'apiVersion', message: `must be ${r.apiVersion}` }],
+    );
+  }
+  if (obj.kind !== undefined && obj.kind !== r.kind) {
+    throw badRequest(`the kind in the data (${String(obj.kind)}) does not match the expected kind (${r.kind})`, [
+      { type: 'FieldValueInvalid', field: 'kind', message: `must be ${r.kind}` },
+    ]);
+  }
+  if (obj.metadata === undefined) obj.metadata = {};
+  const meta = obj.metadata;
+  if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) {
+    throw invalidField(`${r.kind}`, 'metadata', 'FieldValueInvalid', 'must be an object');
+  }
+  const m = meta as Record<string, unknown>;
+  if (r.namespaced) {
+    if (m.namespace === undefined || m.namespace === '') m.namespace = namespace;
+    else if (m.namespace !== namespace) {
+      throw badRequest(
+        `the namespace of the provided object (${String(m.namespace)}) does not match the namespace sent on the request (${namespace})`,
+      );
+    }
+  } else if (m.namespace !== undefined && m.namespace !== '') {
+    throw badRequest(`${r.kind} is cluster-scoped; metadata.namespace must be empty, got "${String(m.namespace)}"`);
+  } else delete m.namespace;
+  if (urlName !== undefined) {
+    if (m.name === undefined || m.name === '') m.name = urlName;
+    else if (m.name !== urlName) {
+      throw badRequest(`the name of the object (${String(m.name)}) does not match the name on the URL (${urlName})`);
+    }
+  }
+  obj.apiVersion = r.storageApiVersion;
+  obj.kind = r.kind;
+  return obj as KubeObject;
+}
+
+/**
+ * What the apiserver and KubeVirt's webhooks do to an object before it is stored: defaults (unless turned
+ * off), then validation — every cause at once as 422 Invalid; fields virtkit does not support come back as
+ * warnings, never dropped.
+ */
+function prepare(ctx: HandlerContext, submitted: KubeObject): { obj: KubeObject; warnings: string[] } {
+  const obj = ctx.options.defaults === false ? submitted : defaultObject(submitted);
+  const validator = ctx.options.validate ?? validateObject;
+  if (validator === false) return { obj, warnings: [] };
+  const { causes, warnings } = validator(obj);
+  if (causes.length > 0) throw new InvalidSpecError(obj.kind, obj.metadata.name ?? '', causes);
+  return { obj, warnings };
+}
+
+export async function create(ctx: HandlerContext, rc: RequestContext, route: ResourceRoute): Promise<ApiResponse> {
+  const r = route.resource;
+  const kind = kindOf(r);
+  const rep = negotiate(rc.headers.get('accept'));
+  const isDry = dryRun(rc.query);
+  const submitted = admit(r, decodeRequestObject(rc), route.namespace, undefined);
+  const meta = submitted.metadata;
+  if (!meta.name) {
+    if (meta.generateName) meta.name = generateName(meta.generateName);
+    else throw invalidField(r.kind, 'metadata.name', 'FieldValueRequired', 'name or generateName is required');
+  }
+  const { obj, warnings } = prepare(ctx, submitted);
+  if (isDry) {
+    const existing = await ctx.options.store.tryGet(kind, meta.namespace, meta.name);
+    if (existing) {
+      return statusResponse(
+        statusOf(409, 'AlreadyExists', `${qualifiedName(r)} "${meta.name}" already exists`, details(r, meta.name)),
+      );
+    }
+    return respondObject(r, rep, ctx, rc, obj, 201, warnings);
+  }
+  const created = (await ctx.options.store.create(kind, obj as KindMap[typeof kind])) as KubeObject;
+  return respondObject(r, rep, ctx, rc, created, 201, warnings);
+}
+
+/** Writes an admitted object: `update`, or `updateStatus` for the status subresource. */
+export async function write(ctx: HandlerContext, kind: Kind, obj: KubeObject, status: boolean): Promise<KubeObject> {
+  const store = ctx.options.store;
+  return (await (status
+    ? store.updateStatus(kind, obj as KindMap[typeof kind])
+    : store.update(kind, obj as KindMap[typeof kind]))) as KubeObject;
+}
+
+export async function update(ctx: HandlerContext, rc: RequestContext, route: ResourceRoute): Promise<ApiResponse> {
+  const r = route.resource;
+  const kind = kindOf(r);
+  const rep = negotiate(rc.headers.get('accept'));
+  const isDry = dryRun(rc.query);
+  const submitted = admit(r, decodeRequestObject(rc), route.namespace, route.name);
+  const status = route.subresource === 'status';
+  const { obj, warnings } = status ? { obj: submitted, warnings: [] } : prepare(ctx, submitted);
+  if (isDry) {
+    await ctx.options.store.get(kind, route.namespace, route.name!);
+    return respondObject(r, rep, ctx, rc, obj, 200, warnings);
+  }
+  return respondObject(r, rep, ctx, rc, await write(ctx, kind, obj, status), 200, warnings);
+}
+
+function patchTypeOf(rc: RequestContext): PatchType | 'apply' {
+  const type = parseMediaTypes(rc.headers.get('content-type'))[0]?.type ?? '';
+  const patchType = PATCH_TYPES[type];
+  if (patchType === undefined) {
+    throw new ApiError(
+      415,
+      'UnsupportedMediaType',
+      `the body of the request was in an unknown format - accepted media types include: ${Object.keys(PATCH_TYPES).join(', ')}`,
+    );
+  }
+  return patchType;
+}
+
+/** How often a patch is re-applied when the object changed between reading and writing it. */
+const PATCH_RETRIES = 5;
+
+/**
+ * Patches are applied here, not in the store, so the result goes through defaulting and validation like
+ * any write. The read-modify-write is optimistic: when someone else wrote in between, the patch is applied
+ * again to the new state — unless the patch itself named a resourceVersion, which then is a precondition.
+ */
+export async function patch(ctx: HandlerContext, rc: RequestContext, route: ResourceRoute): Promise<ApiResponse> {
+  const r = route.resource;
+  const kind = kindOf(r);
+  const rep = negotiate(rc.headers.get('accept'));
+  const patchType = patchTypeOf(rc);
+  const isDryRun = dryRun(rc.query);
+  const text = bodyText(rc.body);
+  const store = ctx.options.store;
+  const status = route.subresource === 'status';
+  const name = route.name!;
+  let body: unknown;
+  if (patchType === 'apply') {
+    // Server-side apply, simplified: create when absent, else merge the applied configuration in. Field
+    // ownership (managedFields) and conflicts between field managers are not tracked.
+    if (!rc.query.get('fieldManager')) {
+      throw invalidField('PatchOptions', 'fieldManager', 'FieldValueRequired', 'is required for apply requests');
+    }
+    body = admit(r, decodeYaml(text), route.namespace, name);
+    (body as KubeObject).apiVersion = r.apiVersion;
+  } else {
+    body = decodeBody(text, 'application/json');
+    if (body === undefined) throw badRequest('the patch in the request body is empty');
+    if (patchType === 'json' && !Array.isArray(body)) {
+      throw badRequest('a JSON patch (application/json-patch+json) must be an array of operations');
+    }
+    if (patchType !== 'json' && (typeof body !== 'object' || body === null || Array.isArray(body))) {
+      throw badRequest('a merge patch must be a JSON object');
+    }
+  }
+  for (let attempt = 0; ; attempt++) {
+    const current = (await store.tryGet(kind, route.namespace, name)) as KubeObject | undefined;
+    if (!current) {
+      if (patchType !== 'apply' || status) throw new NotFoundError(r.kind, name, route.namespace);
+      const { obj, warnings } = prepare(ctx, body as KubeObject);
+      (obj as KubeObject).apiVersion = r.storageApiVersion;
+      if (isDryRun) return respondObject(r, rep, ctx, rc, obj, 201, warnings);
+      return respondObject(
+        r,
+        rep,
+        ctx,
+        rc,
+        (await store.create(kind, obj as KindMap[typeof kind])) as KubeObject,
+        201,
+        warnings,
+      );
+    }
+    const base = served(r, current);
+    const patched =
+      patchType === 'json' ? applyJsonPatch(base, body, { kind: r.kind, name }) : applyMergePatch(base, body);
+    const next = admit(r, patched, route.namespace, name);
+    const currentRv = current.metadata.resourceVersion;
+    // A resourceVersion the patch sets is a precondition; otherwise the write is conditional on what we read.
+    const ownPrecondition = next.metadata.resourceVersion !== undefined && next.metadata.resourceVersion !== currentRv;
+    if (!next.metadata.resourceVersion && currentRv !== undefined) next.metadata.resourceVersion = currentRv;
+    const { obj, warnings } = status ? { obj: next, warnings: [] } : prepare(ctx, next);
+    if (isDryRun) return respondObject(r, rep, ctx, rc, obj, 200, warnings);
+    try {
+      return respondObject(r, rep, ctx, rc, await write(ctx, kind, obj, status), 200, warnings);
+    } catch (err) {
+      if (!(err instanceof ConflictError) || ownPrecondition || attempt >= PATCH_RETRIES) throw err;
+    }
+  }
+}
