@@ -286,7 +286,15 @@ export class LibvirtNodeDriver implements NodeDriver {
     return t;
   }
 
-  async #ensureHypervisor(): Promise<{ hypervisor: 'kvm' | 'qemu'; emulationReason?: string }> {
+  /** The domain type for this node, decided once (concurrent callers share one probe). */
+  #ensureHypervisor(): Promise<{ hypervisor: 'kvm' | 'qemu'; emulationReason?: string }> {
+    this.#hvDecision ??= this.#decideHypervisor();
+    return this.#hvDecision;
+  }
+
+  #hvDecision: Promise<{ hypervisor: 'kvm' | 'qemu'; emulationReason?: string }> | undefined;
+
+  async #decideHypervisor(): Promise<{ hypervisor: 'kvm' | 'qemu'; emulationReason?: string }> {
     if (this.#hypervisor) return this.#hypervisor;
     const mode = this.#opts.hypervisor ?? 'auto';
     if (mode !== 'auto') {
