@@ -190,6 +190,7 @@ export class Scheduler {
 
   /** Adds or replaces a node. Usage already assigned to it (also before it existed) is kept. */
   upsertNode(node: SchedulerNode): void {
+    this.#changed();
     let slot = this.#slots.get(node.name);
     const fresh = slot === undefined;
     let loosened = fresh;
@@ -232,6 +233,7 @@ export class Scheduler {
   }
 
   removeNode(name: string): void {
+    this.#changed();
     const slot = this.#slots.get(name);
     if (slot === undefined) return;
     const used = { cpuMillis: this.#usedCpu[slot]!, memoryBytes: this.#usedMem[slot]!, vms: this.#usedVms[slot]! };
@@ -289,9 +291,23 @@ export class Scheduler {
 
   /** Picks the best node, or explains why none fits. Does not charge anything: call `assign` to commit. */
   schedule(req: PlacementRequest): PlacementResult {
+    // Many waiting VMIs ask the same thing (replicas): until something changes, the answer is the same.
+    if (this.#failures.size > 0) {
+      const known = this.#failures.get(JSON.stringify(req));
+      if (known) return known;
+    }
     const best = this.#best(req);
     if (best >= 0) return { ok: true, node: this.#names[best]!, score: this.#lastScore };
-    return this.#explain(req);
+    const failure = this.#explain(req);
+    this.#failures.set(JSON.stringify(req), failure);
+    return failure;
+  }
+
+  /** Failed placements by request, valid until the nodes or their usage change. */
+  #failures = new Map<string, PlacementResult>();
+
+  #changed(): void {
+    if (this.#failures.size > 0) this.#failures.clear();
   }
 
   /** Like `schedule`, but throws UnschedulableError with the Kubernetes-style message. */
@@ -599,6 +615,7 @@ export class Scheduler {
   }
 
   #charge(node: string, cpu: number, mem: number, vms: number): void {
+    this.#changed();
     const slot = this.#slots.get(node);
     if (slot !== undefined) {
       const g = this.#ungroup(slot);

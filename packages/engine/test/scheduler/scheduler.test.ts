@@ -203,6 +203,21 @@ describe('Scheduler filters and messages', () => {
     expect(s.schedule({ ...small, tolerations: [{ operator: 'Exists' }] })).toMatchObject({ ok: true, node: 'a' });
   });
 
+  it('a remembered failure is forgotten as soon as nodes or usage change', () => {
+    const s = new Scheduler();
+    s.upsertNode(node('a', { allocatable: { cpuMillis: 1000, memoryBytes: GiB, vms: 10 } }));
+    s.assign('x', 'a', 1000, GiB);
+    const req = { cpuMillis: 500, memoryBytes: GiB / 2 };
+    expect(s.schedule(req).ok).toBe(false);
+    expect(s.schedule({ ...req }).ok).toBe(false);
+    s.release('x');
+    expect(s.schedule(req)).toMatchObject({ ok: true, node: 'a' });
+    s.assign('y', 'a', 1000, GiB);
+    expect(s.schedule(req).ok).toBe(false);
+    s.upsertNode(node('b'));
+    expect(s.schedule(req)).toMatchObject({ ok: true, node: 'b' });
+  });
+
   it('says so when there are no nodes, and throws UnschedulableError', () => {
     const s = new Scheduler();
     expect(s.schedule(small)).toMatchObject({ ok: false, message: '0/0 nodes are available.' });
