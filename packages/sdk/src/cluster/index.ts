@@ -1,4 +1,19 @@
 // @virtkit/sdk/cluster — running virtkit on a Kubernetes cluster. Explicit exports only.
+
+export {
+  AGENT_CERTIFICATE_ANNOTATION,
+  AGENT_COMPONENT,
+  AGENT_COMPONENT_LABEL,
+  AGENT_ENDPOINT_ANNOTATION,
+  AGENT_NODE_LABEL,
+  AGENT_SELECTOR,
+  AgentDirectory,
+  type AgentDirectoryOptions,
+  type AgentRegistration,
+  type AgentRegistrationOptions,
+  agentLeaseName,
+  registerAgent,
+} from './agent-registry.ts';
 export { KubeApi, type KubeApiOptions, type KubeRequest, loadKubeConfig } from './kube-api.ts';
 export {
   type ApiResource,

@@ -9,7 +9,7 @@ import {
   type RemoteNodeDriverOptions,
   serveNodeDriver,
 } from '../../src/cluster/index.ts';
-import { until } from './support.ts';
+import { drive as driveClock, until } from './support.ts';
 
 const TOKEN = 'agent-token';
 const ID = 'default_web';
@@ -75,20 +75,7 @@ function connectTo(srv: NodeDriverServer, nodeName: string, extra: Partial<Remot
   return r;
 }
 
-/** Runs virtual time (timer by timer) until `p` settles, letting HTTP round trips through between steps. */
-async function drive<T>(p: Promise<T>): Promise<T> {
-  let done = false;
-  const tracked = p.finally(() => {
-    done = true;
-  });
-  tracked.catch(() => {});
-  for (let i = 0; i < 100_000 && !done; i++) {
-    await new Promise((r) => setTimeout(r, 1));
-    const next = clock.nextTimerAt();
-    if (!done && next !== undefined) await clock.advanceTo(next);
-  }
-  return tracked;
-}
+const drive = <T>(p: Promise<T>) => driveClock(clock, p);
 
 /** Runs virtual time until `cond` holds. */
 async function driveUntil(cond: () => boolean, what: string): Promise<void> {

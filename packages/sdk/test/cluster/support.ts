@@ -1,6 +1,6 @@
 /** Test helpers: our API server over a MemoryStore on 127.0.0.1, and KubernetesStores pointed at it. */
 import { KubeConfig } from '@kubernetes/client-node';
-import { MemoryStore, type StoreOptions } from '@virtkit/engine';
+import { MemoryStore, type StoreOptions, type VirtualClock } from '@virtkit/engine';
 import {
   type ApiServer,
   type ApiServerOptions,
@@ -75,4 +75,31 @@ export async function until(cond: () => boolean, what: string, timeoutMs = 10_00
     if (performance.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
     await new Promise((r) => setTimeout(r, 2));
   }
+}
+
+/** Like `until`, for conditions that need an async read. */
+export async function eventually(cond: () => Promise<boolean>, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!(await cond())) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+/**
+ * Runs virtual time, timer by timer, until `p` settles; between steps real time passes for HTTP round
+ * trips (a simulated node answers only when its clock moves, and the request must reach it first).
+ */
+export async function drive<T>(clock: VirtualClock, p: Promise<T>): Promise<T> {
+  let done = false;
+  const tracked = p.finally(() => {
+    done = true;
+  });
+  tracked.catch(() => {});
+  for (let i = 0; i < 100_000 && !done; i++) {
+    await new Promise((r) => setTimeout(r, 1));
+    const next = clock.nextTimerAt();
+    if (!done && next !== undefined) await clock.advanceTo(next);
+  }
+  return tracked;
 }
