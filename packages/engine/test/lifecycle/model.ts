@@ -20,7 +20,7 @@ import {
   vmiPhase,
 } from '@virtkit/engine';
 import { expect } from 'vitest';
-import { type AnyTransitionDefinition, createActor, transition } from 'xstate';
+import { type ActorScope, type AnyTransitionDefinition, createActor } from 'xstate';
 import { transitionName } from './coverage.ts';
 
 export const T0 = Date.UTC(2026, 0, 1);
@@ -168,7 +168,8 @@ const DEADLINE_STATES: Record<string, (s: LifecycleSnapshot) => boolean> = {
   migrationProgress: (s) => s.matches({ migrating: 'transferring' }),
   backoff: (s) => s.matches({ failed: 'backingOff' }),
   stableRun: (s) =>
-    s.context.failureCount > 0 && ['running', 'paused', 'migrating', 'stopping', 'deleting'].some((t) => s.matches(t)),
+    s.context.failureCount > 0 &&
+    (['running', 'paused', 'migrating', 'stopping', 'deleting'] as const).some((t) => s.matches(t)),
 };
 
 /** What must hold in every reachable state. */
@@ -220,15 +221,36 @@ export function checkInvariants(s: LifecycleSnapshot): void {
   expect(RUN_STRATEGIES).toContain(c.runStrategy);
 }
 
+/**
+ * Applies events purely, like xstate's `transition()`, but with one reused actor scope: the walks below
+ * take hundreds of thousands of steps and `transition()` builds a throwaway actor for each.
+ */
+export function createStepper(): (s: LifecycleSnapshot, e: VMLifecycleEvent) => LifecycleSnapshot {
+  const self = createActor(lifecycleMachine);
+  const scope = {
+    self,
+    system: self.system,
+    id: '',
+    sessionId: '',
+    logger: () => {},
+    defer: () => {},
+    emit: () => {},
+    stopChild: () => {},
+    actionExecutor: () => {},
+  } as unknown as ActorScope<LifecycleSnapshot, VMLifecycleEvent>;
+  return (s, e) => lifecycleMachine.transition(s, e, scope);
+}
+
 /** Breadth-first walk of every abstract state reachable with `eventsFor`, keyed by `abstraction`. */
 export function reachable(abstraction: (s: LifecycleSnapshot) => string): Map<string, LifecycleSnapshot> {
+  const step = createStepper();
   const start = fresh().getSnapshot();
   const seen = new Map<string, LifecycleSnapshot>([[abstraction(start), start]]);
   const queue = [start];
   for (let i = 0; i < queue.length; i++) {
     const s = queue[i]!;
     for (const e of eventsFor(s)) {
-      const [n] = transition(lifecycleMachine, s, e);
+      const n = step(s, e);
       const k = abstraction(n);
       if (!seen.has(k)) {
         seen.set(k, n);
