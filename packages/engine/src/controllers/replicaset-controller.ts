@@ -20,6 +20,9 @@ import { keyOf } from './informer.ts';
 import { controllerOf, controllerRef } from './owners.ts';
 import { WorkQueue } from './work-queue.ts';
 
+/** Clock time over which changes of a replica set's VMIs are gathered into one reconcile. */
+const COALESCE_MS = 100;
+
 const isFinal = (v: VirtualMachineInstance) => v.status?.phase === 'Succeeded' || v.status?.phase === 'Failed';
 
 /** Newest first: creation time, then name (both descending), so scale-down is deterministic. */
@@ -54,7 +57,8 @@ export class ReplicaSetController {
     const owner = (vmi: VirtualMachineInstance) => {
       const ref = controllerOf(vmi);
       if (ref?.kind === 'VirtualMachineInstanceReplicaSet') {
-        this.queue.add(`${vmi.metadata.namespace}/${ref.name}`);
+        // A replica set hears about each of its VMIs' changes: a short delay gathers a burst into one pass.
+        this.queue.addAfter(`${vmi.metadata.namespace}/${ref.name}`, COALESCE_MS);
         return;
       }
       if (ref) return;

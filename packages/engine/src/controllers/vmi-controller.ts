@@ -81,6 +81,8 @@ interface Runtime {
   rebootHandled: string | undefined;
   migrationRejected: { name: string; message: string } | undefined;
   lastNode: string | undefined;
+  persisted?: ReturnType<typeof persist>;
+  persistedOf?: LifecycleSnapshot;
 }
 
 export class VmiController {
@@ -560,7 +562,7 @@ export class VmiController {
     const virtkit: VmiVirtkitStatus = {
       state: summary.state,
       printableStatus: summary.printableStatus,
-      lifecycle: persist(s),
+      lifecycle: this.#persisted(rt, s),
       ...(rt.rebootHandled !== undefined ? { rebootHandled: rt.rebootHandled } : {}),
       ...(summary.migration ? { migration: summary.migration } : {}),
       ...(rt.migrationRejected ? { migrationRejected: rt.migrationRejected } : {}),
@@ -580,6 +582,15 @@ export class VmiController {
     if (phase === 'Failed' && c.lastFailure) status.reason = failureReason(c);
     else delete status.reason;
     return status;
+  }
+
+  /** The persisted form of the snapshot, computed once per snapshot (snapshots are immutable). */
+  #persisted(rt: Runtime, s: LifecycleSnapshot) {
+    if (rt.persistedOf !== s || !rt.persisted) {
+      rt.persisted = persist(s);
+      rt.persistedOf = s;
+    }
+    return rt.persisted;
   }
 
   async #writeStatus(key: string, vmi: VirtualMachineInstance, rt: Runtime, s: LifecycleSnapshot): Promise<void> {
