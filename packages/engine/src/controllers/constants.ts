@@ -19,6 +19,8 @@ export const ANNOTATION_DRAIN = 'virtkit.io/drain-requested';
 export const ANNOTATION_PAUSE = 'virtkit.io/pause-requested';
 /** VMI annotation: id of the latest soft-reboot request; handled once per id. */
 export const ANNOTATION_SOFT_REBOOT = 'virtkit.io/soft-reboot-requested';
+/** VMI annotation: the VM's metadata.generation the VMI was made from (KubeVirt's name). */
+export const ANNOTATION_VM_GENERATION = 'kubevirt.io/vm-generation';
 /** VMI annotation: the VMI was evicted (drain) and its VM should start it again elsewhere. */
 export const ANNOTATION_EVICTED = 'virtkit.io/evicted';
 
@@ -36,3 +38,5 @@ export const COND_POD_SCHEDULED = 'PodScheduled';
 /** Set on a VMI whose finalizer was released without confirming the domain is gone (dead node). */
 export const COND_DOMAIN_CLEANUP = 'DomainCleanupSkipped';
 export const COND_FAILURE = 'Failure';
+/** VM condition: the template changed while a VMI made from an older one runs. */
+export const COND_RESTART_REQUIRED = 'RestartRequired';

@@ -21,10 +21,12 @@ import { findCondition, setCondition } from './conditions.ts';
 import {
   ANNOTATION_EVICTED,
   ANNOTATION_PAUSE,
+  ANNOTATION_VM_GENERATION,
   COND_FAILURE,
   COND_LIVE_MIGRATABLE,
   COND_PAUSED,
   COND_READY,
+  COND_RESTART_REQUIRED,
   VM_FINALIZER,
   VMI_FINALIZER,
 } from './constants.ts';
@@ -180,6 +182,7 @@ export class VmController {
     const t = vm.spec.template;
     const annotations = { ...(t.metadata?.annotations ?? {}) };
     if (data?.paused === 'true') annotations[ANNOTATION_PAUSE] = 'true';
+    annotations[ANNOTATION_VM_GENERATION] = String(vm.metadata.generation ?? 1);
     const vmi: VirtualMachineInstance = {
       apiVersion: KUBEVIRT_API_VERSION,
       kind: 'VirtualMachineInstance',
@@ -283,6 +286,16 @@ export class VmController {
         ...(lm.reason ? { reason: lm.reason } : {}),
         ...(lm.message ? { message: lm.message } : {}),
       });
+    // KubeVirt's RestartRequired: the template changed while a VMI made from an older one runs.
+    const madeFrom = live?.metadata.annotations?.[ANNOTATION_VM_GENERATION];
+    if (madeFrom !== undefined && madeFrom !== String(vm.metadata.generation ?? 1)) {
+      set({
+        type: COND_RESTART_REQUIRED,
+        status: 'True',
+        reason: 'RestartRequired',
+        message: 'the VM spec changed while it runs; restart the VM to apply it',
+      });
+    } else conditions = (conditions ?? []).filter((c) => c.type !== COND_RESTART_REQUIRED);
     const createError = this.#createErrors.get(key);
     if (createError) set({ type: COND_FAILURE, status: 'True', reason: 'FailedCreate', message: createError });
     else if (extra.foreign) {

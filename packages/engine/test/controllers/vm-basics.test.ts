@@ -53,6 +53,26 @@ describe('engine: VM basics', () => {
     expect(events).toEqual(expect.arrayContaining(['SuccessfulCreate', 'Scheduled', 'Started', 'RegisteredNode']));
   });
 
+  it('a template change while running shows RestartRequired until the VM is restarted', async () => {
+    c = await cluster();
+    await c.store.create('VirtualMachine', vm('rr', 'Always'));
+    await c.until(async () => (await printable(c!, 'rr')) === 'Running', 'running');
+    const v = (await getVM(c, 'rr'))!;
+    const spec = structuredClone(v.spec);
+    spec.template.spec.domain.memory = { guest: '2Gi' };
+    await c.store.update('VirtualMachine', { ...v, spec });
+    const restartRequired = async () =>
+      (await getVM(c!, 'rr'))?.status?.conditions?.find((x) => x.type === 'RestartRequired')?.status;
+    await c.until(async () => (await restartRequired()) === 'True', 'RestartRequired');
+    expect((await getVM(c, 'rr'))?.status?.observedGeneration).toBe(2);
+    await c.engine.actions.restart(NS, 'rr');
+    await c.until(
+      async () => (await restartRequired()) === undefined && (await printable(c!, 'rr')) === 'Running',
+      'restarted',
+    );
+    expect((await getVMI(c, 'rr'))?.spec.domain.memory?.guest).toBe('2Gi');
+  });
+
   it('deleting a VM destroys its domain before the VM goes', async () => {
     c = await cluster();
     await c.store.create('VirtualMachine', vm('db', 'Always'));
