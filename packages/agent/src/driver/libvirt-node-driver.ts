@@ -465,7 +465,17 @@ export class LibvirtNodeDriver implements NodeDriver {
         await client.createDomain(id);
       } catch (err) {
         started.cancel();
-        throw this.#wrap(err);
+        const e = this.#wrap(err);
+        const blocked = /Permission denied/i.test(e.message) ? await untraversableAncestor(t.meta.dir) : undefined;
+        if (blocked) {
+          throw this.#error(
+            e.reason,
+            `${(err as Error).message} (QEMU runs as an unprivileged user and cannot enter ${blocked}: ` +
+              'put the agent data dir where every parent directory is world-searchable, e.g. /var/lib/virtkit)',
+            err,
+          );
+        }
+        throw e;
       }
       await started.done;
     });
@@ -1198,6 +1208,21 @@ export class LibvirtNodeDriver implements NodeDriver {
     await this.#client?.close();
     this.#client = undefined;
   }
+}
+
+/** The first directory on the way to `path` that others cannot search (o+x missing), if any. */
+async function untraversableAncestor(path: string): Promise<string | undefined> {
+  let dir = dirname(path);
+  const chain: string[] = [];
+  while (dir !== dirname(dir)) {
+    chain.unshift(dir);
+    dir = dirname(dir);
+  }
+  for (const d of chain) {
+    const st = await stat(d).catch(() => undefined);
+    if (st && (st.mode & 0o001) === 0) return d;
+  }
+  return undefined;
 }
 
 function readStateSync(meta: DomainMetadata): { bootOffset: number; guestReady: boolean } | undefined {
