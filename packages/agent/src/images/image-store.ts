@@ -93,10 +93,26 @@ export class ImageStore {
     const key = `${name}\n${url}`;
     const running = this.#inflight.get(key);
     if (running) return running;
-    const p = this.#pull(url, name, options).finally(() => this.#inflight.delete(key));
+    // One transfer per URL at a time: they share the resumable `.part` file.
+    const before = this.#byUrl.get(url) ?? Promise.resolve();
+    const p = before
+      .catch(() => undefined)
+      .then(() => this.#pull(url, name, options))
+      .finally(() => this.#inflight.delete(key));
+    const settled = p.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#byUrl.set(url, settled);
+    void settled.then(() => {
+      if (this.#byUrl.get(url) === settled) this.#byUrl.delete(url);
+    });
     this.#inflight.set(key, p);
     return p;
   }
+
+  readonly #byUrl = new Map<string, Promise<void>>();
+  #copies = 0;
 
   async #pull(url: string, name: string, options: PullOptions): Promise<PulledImage> {
     const link = this.linkPath(name);
@@ -160,7 +176,7 @@ export class ImageStore {
   async #copyFile(path: string, options: PullOptions): Promise<{ tmp: string; sha256: string }> {
     const st = await stat(path);
     if (!st.isFile()) throw new ImageError('ImageFetchFailed', `${path} is not a regular file`);
-    const tmp = join(this.dir, 'tmp', `copy-${createHash('sha256').update(path).digest('hex').slice(0, 16)}`);
+    const tmp = join(this.dir, 'tmp', `copy-${process.pid}-${++this.#copies}`);
     const hash = createHash('sha256');
     let done = 0;
     const input = createReadStream(path);
@@ -169,7 +185,12 @@ export class ImageStore {
       done += chunk.length;
     });
     options.onProgress?.({ bytesDone: 0, bytesTotal: st.size });
-    await pipeline(input, createWriteStream(tmp), { signal: options.signal ?? new AbortController().signal });
+    try {
+      await pipeline(input, createWriteStream(tmp), { signal: options.signal ?? new AbortController().signal });
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
     options.onProgress?.({ bytesDone: done, bytesTotal: st.size });
     return { tmp, sha256: hash.digest('hex') };
   }

@@ -117,6 +117,18 @@ describe('ImageStore', () => {
     expect(progress.at(-1)).toEqual({ bytesDone: IMAGE.length, bytesTotal: IMAGE.length });
   });
 
+  it('serialises concurrent pulls of one URL under different names (they share the partial file)', async () => {
+    const store = new ImageStore({ dir: join(data.dir, 'store2b') });
+    const [x, y] = await Promise.all([
+      store.pull(`${http.base}/img.raw`, { name: 'x' }),
+      store.pull(`${http.base}/img.raw`, { name: 'y' }),
+    ]);
+    expect(x.sha256).toBe(sha(IMAGE));
+    expect(y.sha256).toBe(sha(IMAGE));
+    expect(readFileSync(y.path).equals(IMAGE)).toBe(true);
+    expect(readdirSync(join(data.dir, 'store2b', 'tmp'))).toEqual([]);
+  });
+
   it('discards a download whose sha256 does not match, and reports HTTP errors', async () => {
     const store = new ImageStore({ dir: join(data.dir, 'store3') });
     const bad = store.pull(`${http.base}/img.raw`, { name: 'img', sha256: '0'.repeat(64) });
