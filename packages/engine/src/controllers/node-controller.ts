@@ -40,7 +40,12 @@ interface NodeRuntime {
   pinging: boolean;
   /** Domains must be reconciled against stored VMIs before the node may be Ready. */
   needsFence: boolean;
+  /** Clock time of the last orphan sweep. */
+  lastSweep: number;
 }
+
+/** How often a healthy node's domains are checked for orphans (a clean-up that failed, a lost store). */
+const ORPHAN_SWEEP_MS = 5 * 60_000;
 
 const isFinal = (vmi: VirtualMachineInstance) => vmi.status?.phase === 'Succeeded' || vmi.status?.phase === 'Failed';
 
@@ -112,6 +117,7 @@ export class NodeController {
       lastOk: stored && isNodeReady(stored) ? this.#ctx.clock.now() : Number.NEGATIVE_INFINITY,
       pinging: false,
       needsFence: true,
+      lastSweep: this.#ctx.clock.now(),
     };
     this.#nodes.set(name, rt);
     this.#scheduleHeartbeat(name, rt);
@@ -177,9 +183,12 @@ export class NodeController {
     }
     const healthy = this.healthy(name);
     if (healthy && rt.info) {
-      if (rt.needsFence) {
+      const now = ctx.clock.now();
+      // Fence before Ready; afterwards sweep now and then for domains a failed clean-up left behind.
+      if (rt.needsFence || now - rt.lastSweep >= ORPHAN_SWEEP_MS) {
         await this.#fence(name, driver);
         rt.needsFence = false;
+        rt.lastSweep = now;
       }
       await this.#ensureNode(name, rt.info!, node, true);
       return undefined;

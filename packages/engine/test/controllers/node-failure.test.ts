@@ -176,6 +176,25 @@ describe('node loss', () => {
     expect((await c.store.list('Event')).items.some((e) => e.reason === 'DomainCleanupSkipped')).toBe(false);
   });
 
+  it('a healthy node is swept for orphan domains every few minutes', async () => {
+    c = await cluster({ nodes: 1 });
+    await c.store.create('VirtualMachine', vm('live', 'Always'));
+    await c.until(async () => (await printable(c!, 'live')) === 'Running', 'running');
+    const n = c.nodes[0]!;
+    await n.defineDomain({
+      id: `${NS}_stray`,
+      uid: 'stray-uid',
+      name: 'stray',
+      namespace: NS,
+      spec: (await getVMI(c, 'live'))!.spec,
+    });
+    await n.startDomain(`${NS}_stray`);
+    const t0 = c.clock.now();
+    await c.until(async () => !n.domains.has(`${NS}_stray`), 'stray destroyed', 10 * 60_000);
+    expect(c.clock.now() - t0).toBeLessThanOrEqual(5 * 60_000 + 15_000);
+    expect(n.running()).toEqual([`${NS}_live`]);
+  });
+
   it('on start, adopts running domains and destroys orphans', async () => {
     c = await cluster({ nodes: 1 });
     await c.store.create('VirtualMachine', vm('keep', 'Always'));
