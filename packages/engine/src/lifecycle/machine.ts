@@ -719,9 +719,34 @@ export const lifecycleMachine = setup({
             },
           ],
           on: {
-            // Asking again re-issues the destroy: the way out after a destroy failed.
-            FORCE_STOP: { target: 'forced', reenter: true, actions: 'forceOff' },
+            // A failed destroy may leave the domain running: never report the VM stopped on that basis.
+            DRIVER_ERROR: {
+              guard: { type: 'fails', params: { command: 'destroy' } },
+              target: 'destroyFailed',
+              actions: 'settle',
+            },
+            FORCE_STOP: { actions: 'forceOff' },
             DELETE: { target: '#vm.deleting.forced', actions: 'stamp' },
+          },
+        },
+        // Waits for the operator (or the domain's Stopped event): asking again re-issues the destroy.
+        destroyFailed: {
+          on: {
+            FORCE_STOP: { target: 'forced', actions: 'forceOff' },
+            STOP: { target: 'forced', actions: 'forceOff' },
+            DELETE: { target: '#vm.deleting.forced', actions: 'forceOff' },
+            STOPPED: [
+              {
+                guard: and([{ type: 'stoppedHere', params: { reasons: STOP_REASONS } }, 'restartRequested']),
+                target: '#vm.creating',
+                actions: ['settle', { type: 'finishStop', params: { reason: 'requested' } }],
+              },
+              {
+                guard: { type: 'stoppedHere', params: { reasons: STOP_REASONS } },
+                target: '#vm.stopped',
+                actions: ['settle', { type: 'finishStop', params: { reason: 'requested' } }],
+              },
+            ],
           },
         },
       },

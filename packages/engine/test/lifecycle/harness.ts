@@ -18,7 +18,7 @@ import {
 import { createActor } from 'xstate';
 import { T0 } from './model.ts';
 
-type Untimed<E> = E extends unknown ? Omit<E, 'now'> : never;
+export type Untimed<E> = E extends unknown ? Omit<E, 'now'> : never;
 
 export class Vm {
   readonly actor: LifecycleActor;

@@ -7,7 +7,7 @@ import {
   type VMLifecycleEvent,
 } from '@virtkit/engine';
 import { describe, expect, it } from 'vitest';
-import { Vm } from './harness.ts';
+import { type Untimed, Vm } from './harness.ts';
 
 type Setup = (vm: Vm) => void;
 const stopped: Setup = () => {};
@@ -18,7 +18,7 @@ const deleted: Setup = (vm) => void vm.send({ type: 'DELETE' });
 const backingOff: Setup = (vm) => void vm.boot().send({ type: 'CRASHED' });
 const stopping: Setup = (vm) => void vm.boot().send({ type: 'STOP' });
 
-const cases: [string, Setup, Omit<VMLifecycleEvent, 'now'>, string, string, RegExp?][] = [
+const cases: [string, Setup, Untimed<VMLifecycleEvent>, string, string, RegExp?][] = [
   ['migrate a stopped VM', stopped, { type: 'MIGRATE', targetNode: 'n2', migrationName: 'm' }, 'stopped', 'migrate'],
   ['start a deleted VM', deleted, { type: 'START' }, 'deleted', 'start'],
   ['pause a stopped VM', stopped, { type: 'PAUSE' }, 'stopped', 'pause'],
