@@ -19,7 +19,7 @@ describe('agent restart', () => {
     requireLibvirt();
     data = await tempDataDir('adopt');
     options = { nodeName: 'adopt-node', dataDir: data.dir, imageTranslations: await guestTranslations() };
-  });
+  }, 300_000);
 
   afterAll(async () => {
     const d = second ?? new LibvirtNodeDriver(options);
@@ -27,7 +27,7 @@ describe('agent restart', () => {
     await d.undefineDomain(ID).catch(() => undefined);
     await d.close();
     await data?.cleanup();
-  });
+  }, 60_000);
 
   it('adopts a running domain without restarting it, with its readiness and console', async () => {
     const first = await LibvirtNodeDriver.open(options);

@@ -36,7 +36,7 @@ describe('LibvirtNodeDriver against a real libvirtd', () => {
     await driver?.undefineDomain('vk-test_life').catch(() => undefined);
     await driver?.close();
     await data?.cleanup();
-  });
+  }, 60_000);
 
   it('reports the node: capacity, TCG with the reason when KVM cannot boot a guest, versions', async () => {
     const info = await driver.info();

@@ -16,7 +16,7 @@ describe('reboot and guest crash', () => {
       imageTranslations: await guestTranslations(),
     });
     driver.onEvent(log.push);
-  });
+  }, 300_000);
   afterAll(async () => {
     for (const id of ['vk-test_reboot', 'vk-test_crash']) {
       await driver.destroyDomain(id).catch(() => undefined);
@@ -24,7 +24,7 @@ describe('reboot and guest crash', () => {
     }
     await driver?.close();
     await data?.cleanup();
-  });
+  }, 60_000);
 
   it('reboot: console lines of the new boot, then guest-ready again, no lifecycle events', async () => {
     const id = 'vk-test_reboot';

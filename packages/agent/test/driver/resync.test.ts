@@ -19,7 +19,7 @@ describe('lost connection to libvirtd', () => {
       imageTranslations: await guestTranslations(),
     });
     driver.onEvent(log.push);
-  });
+  }, 300_000);
   afterAll(async () => {
     await driver.destroyDomain(ID).catch(() => undefined);
     await driver.undefineDomain(ID).catch(() => undefined);
@@ -30,7 +30,7 @@ describe('lost connection to libvirtd', () => {
     }
     await driver?.close();
     await data?.cleanup();
-  });
+  }, 60_000);
 
   it('reconnects by itself and reports what happened meanwhile', async () => {
     await driver.defineDomain(await guestDefinition('resync', 'uid-resync-1'));

@@ -27,12 +27,12 @@ describe('LibvirtNodeDriver refuses bad definitions with the port reasons', () =
       hostDiskRoots: [`${data.dir}/hostdisks`],
     });
     driver.onEvent(log.push);
-  });
+  }, 300_000);
   afterAll(async () => {
     for (const d of await driver.listDomains()) await driver.undefineDomain(d.id).catch(() => undefined);
     await driver?.close();
     await data?.cleanup();
-  });
+  }, 60_000);
 
   const reason = async (p: Promise<unknown>) => {
     try {
