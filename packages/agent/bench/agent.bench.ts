@@ -125,12 +125,15 @@ const agentRunning: number[] = [];
 const agentReady: number[] = [];
 const bareRunning: number[] = [];
 const bareReady: number[] = [];
+const agentDefine: number[] = [];
+const bareDefine: number[] = [];
 
 for (let i = 0; i < RUNS; i++) {
   // Agent: define (cloud-init ISO, XML, defineXML) + start; ready from its guest-ready event.
   const def = definition(`run${i}`, `bench-uid-${i}-${process.pid}`);
   const t0 = performance.now();
   await driver.defineDomain(def);
+  agentDefine.push(performance.now() - t0);
   await driver.startDomain(def.id);
   const tRunning = performance.now();
   while (!readyAt.has(def.id)) {
@@ -163,6 +166,7 @@ for (let i = 0; i < RUNS; i++) {
   ]);
   await writeFile(join(dir, 'domain.xml'), bareXml(name, dir, info.hypervisor));
   await virsh(['define', join(dir, 'domain.xml')]);
+  bareDefine.push(performance.now() - b0);
   await virsh(['start', name]);
   const bRunning = performance.now();
   await waitForLine(join(dir, 'console.log'), 'virtkit-guest ready', 120_000);
@@ -172,7 +176,10 @@ for (let i = 0; i < RUNS; i++) {
   await virsh(['destroy', name]);
   await virsh(['undefine', name]);
 }
-console.log('\ncreate → domain running');
+console.log('\ncreate → defined (agent: seed ISO + XML + define; virsh: seed ISO + XML + virsh define)');
+console.log(`  LibvirtNodeDriver  ${fmt(agentDefine)}`);
+console.log(`  bare virsh         ${fmt(bareDefine)}`);
+console.log('create → domain running');
 console.log(`  LibvirtNodeDriver  ${fmt(agentRunning)}`);
 console.log(`  bare virsh         ${fmt(bareRunning)}`);
 console.log(`  ratio agent/virsh  ${(median(agentRunning) / median(bareRunning)).toFixed(2)}`);
