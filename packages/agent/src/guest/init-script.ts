@@ -37,6 +37,14 @@ fi
 # busybox acpid exits at once when it cannot open its log file.
 mkdir -p /var/log /var/run
 acpid
+# Ready means the power button works: busybox acpid opens the input devices after it has forked, and a
+# button pressed before that is lost. Wait (bounded, 2 s) until it has them open.
+i=0
+while [ $i -lt 100 ]; do
+  p=$(pidof acpid) && ls -l "/proc/$p/fd" 2>/dev/null | grep -q /dev/input/event && break
+  i=$((i+1))
+  sleep 0.02
+done
 echo "${GUEST_READY_PREFIX} instance-id=$id hostname=$host"
 if head -c 2 /mnt/cidata/user-data 2>/dev/null | grep -q '^#!'; then
   cp /mnt/cidata/user-data /tmp/user-data && chmod +x /tmp/user-data && /tmp/user-data &
