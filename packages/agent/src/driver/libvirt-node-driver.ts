@@ -792,9 +792,15 @@ export class LibvirtNodeDriver implements NodeDriver {
     this.#emitLifecycle(t, t.heldStop ?? { event: 'Stopped', detail: 'Migrated' });
     t.heldStop = undefined;
     // "Resolves when the domain runs on the target": as the target's agent sees it, not only its daemon.
-    const deadline = this.#clock.now() + (this.#opts.eventTimeoutMs ?? 10_000);
+    const waitFrom = this.#clock.now();
+    const deadline = waitFrom + (this.#opts.eventTimeoutMs ?? 10_000);
     while (this.#clock.now() < deadline && !(await peer.getDomain(id).catch(() => undefined))) {
       await this.#clock.sleep(20);
+    }
+    if (process.env.VIRTKIT_AGENT_DEBUG) {
+      console.error(
+        `[${this.nodeName}] migrate ${id}: call ${durationMs} ms, target listed after ${this.#clock.now() - waitFrom} ms`,
+      );
     }
     await client.undefine(id).catch(() => undefined);
     await this.#forget(t, false);
@@ -931,6 +937,9 @@ export class LibvirtNodeDriver implements NodeDriver {
         }
         if (!meta || !this.#owns(meta) || this.#tracked.has(name)) return;
         t = this.#track(name, meta, 'off');
+        // Events that arrived while this one was looked up are queued on the untracked chain; later ones
+        // must wait behind them.
+        t.chain = this.#pendingUntracked.get(name) ?? t.chain;
         if (e.event === 'Started' && e.detail === 'Migrated') {
           // An incoming migration has begun: the domain exists here paused and may still fail. It counts
           // as arrived only when the daemon resumes or persists it.
