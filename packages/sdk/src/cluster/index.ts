@@ -1,5 +1,6 @@
 // @virtkit/sdk/cluster — running virtkit on a Kubernetes cluster. Explicit exports only.
 
+export { type Agent, type AgentOptions, startAgent } from './agent.ts';
 export {
   AGENT_CERTIFICATE_ANNOTATION,
   AGENT_COMPONENT,
@@ -14,6 +15,7 @@ export {
   agentLeaseName,
   registerAgent,
 } from './agent-registry.ts';
+export { type Controller, type ControllerOptions, startController } from './controller.ts';
 export { KubeApi, type KubeApiOptions, type KubeRequest, loadKubeConfig } from './kube-api.ts';
 export {
   type ApiResource,
