@@ -20,6 +20,7 @@ export {
 } from './scenarios.ts';
 export { type SimContractTargetOptions, simContractTarget } from './sim-target.ts';
 export { clockTime, virtualTime } from './time.ts';
+export { formatContractTrace } from './trace-format.ts';
 export {
   CONTRACT_TIMEOUT,
   type ContractGuest,

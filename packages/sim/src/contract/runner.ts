@@ -241,7 +241,7 @@ async function runScenario(
     const outcome = await exec(step);
     const record: StepRecord = { index, label, outcome };
     if (outcome.result === 'timeout') stopped = true;
-    else if (!(step.do === 'migrate' && step.background)) record.state = await snapshot();
+    else if (step.snapshot !== false && !(step.do === 'migrate' && step.background)) record.state = await snapshot();
     steps.push(record);
     options.onStep?.(scenario, record);
   }

@@ -27,7 +27,7 @@ export const CONTRACT_SCENARIOS: readonly ContractScenario[] = [
       { do: 'wait', node: 'A', vm: 'a', for: 'guest-ready' },
       { do: 'pause', node: 'A', vm: 'a' },
       { do: 'resume', node: 'A', vm: 'a' },
-      { do: 'shutdown', node: 'A', vm: 'a' },
+      { do: 'shutdown', node: 'A', vm: 'a', snapshot: false },
       { do: 'wait', node: 'A', vm: 'a', for: 'Stopped/Shutdown' },
       { do: 'start', node: 'A', vm: 'a' },
       { do: 'destroy', node: 'A', vm: 'a' },
@@ -97,7 +97,8 @@ export const CONTRACT_SCENARIOS: readonly ContractScenario[] = [
   },
   {
     name: 'paused',
-    about: 'a paused guest: no stop from a power button until resumed; cannot be undefined; destroy works',
+    about:
+      'a paused guest refuses the power button and reboot and cannot be undefined; once resumed it shuts down; destroy stops a paused one',
     vms: { a: {} },
     steps: [
       { do: 'define', node: 'A', vm: 'a' },
@@ -105,8 +106,10 @@ export const CONTRACT_SCENARIOS: readonly ContractScenario[] = [
       { do: 'wait', node: 'A', vm: 'a', for: 'guest-ready' },
       { do: 'pause', node: 'A', vm: 'a' },
       { do: 'shutdown', node: 'A', vm: 'a' },
+      { do: 'reboot', node: 'A', vm: 'a' },
       { do: 'undefine', node: 'A', vm: 'a' },
       { do: 'resume', node: 'A', vm: 'a' },
+      { do: 'shutdown', node: 'A', vm: 'a', snapshot: false },
       { do: 'wait', node: 'A', vm: 'a', for: 'Stopped/Shutdown' },
       { do: 'start', node: 'A', vm: 'a' },
       { do: 'pause', node: 'A', vm: 'a' },
