@@ -27,6 +27,8 @@ Usage: virtkit <command> [options]
 
 Commands:
   up                        run an embedded control plane + Kubernetes-compatible API server (foreground)
+  controller                run the engine on a Kubernetes cluster (leader-elected; see deploy/)
+  agent --node-name NODE    run a node agent on a cluster (libvirt, or --sim)
   apply -f FILE             create or update resources from YAML/JSON (multi-document)
   get KIND [NAME]           list or show resources (vms, vmis, migrations, replicasets, nodes, events)
   describe KIND NAME        show one resource with its conditions and events
@@ -47,6 +49,9 @@ Global options:
   -h, --help          help for any command
 
 Exit codes: 0 ok, 1 failure, 2 usage, 3 not found, 4 conflict/illegal transition, 5 invalid, 6 timeout.`,
+  controller: 'virtkit controller [--kubeconfig PATH] [--namespace NS] [--lease-name NAME]   (virtkit controller -h)',
+  agent:
+    'virtkit agent --node-name NODE [--port P] [--libvirt-socket PATH] [--data-dir DIR] [--sim]   (virtkit agent -h)',
   up: `virtkit up [--nodes N | --libvirt] [--port P] [--kubeconfig PATH] [--data-dir DIR] [--seed S] [--speed X]
 Runs the engine and a Kubernetes-compatible API server on 127.0.0.1 until interrupted.
 Writes a kubeconfig for kubectl and @kubernetes/client-node (default ~/.virtkit/kubeconfig).
@@ -120,6 +125,14 @@ export function exitCodeFor(e: unknown): number {
 export async function runCli(argv: string[], io: CliIO): Promise<number> {
   const out = (s: string) => io.stdout.write(`${s}\n`);
   const err = (s: string) => io.stderr.write(`${s}\n`);
+  // The cluster processes take their own options (parsed in cluster/cli.ts).
+  switch (argv[0]) {
+    case 'controller':
+    case 'agent': {
+      const { runClusterCommand } = await import('../cluster/cli.ts');
+      return runClusterCommand(argv, io);
+    }
+  }
   let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; args: string[] }>>;
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
