@@ -8,6 +8,12 @@ import { testGuest } from '../src/testing/index.ts';
 
 export const LIBVIRT_SOCKET = '/var/run/libvirt/libvirt-sock';
 
+/**
+ * Suffix for node names, domain ids and uids: several test runs may share this machine's libvirtd at
+ * once (engineers and CI), and must not adopt or collide with each other's domains.
+ */
+export const RUN = process.pid.toString(36);
+
 /** Fails (never skips) with the way to fix it when there is no libvirtd to test against. */
 export function requireLibvirt(socketPath = LIBVIRT_SOCKET): void {
   if (!existsSync(socketPath)) {

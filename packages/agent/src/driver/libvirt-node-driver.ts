@@ -159,6 +159,7 @@ export class LibvirtNodeDriver implements NodeDriver {
     }
     try {
       await client.onLifecycleEvent((e) => this.#onRaw(e));
+      await client.onRebootEvent((dom) => this.#onReboot(dom.name));
       await this.#adopt(client);
     } catch (err) {
       client.abort();
@@ -997,6 +998,19 @@ export class LibvirtNodeDriver implements NodeDriver {
       });
       this.#emitLifecycle(t, { event: 'Started', detail: 'Migrated' });
     }
+  }
+
+  /** The guest reset (its own reboot, or ours): readiness has to be earned again by the new boot. */
+  #onReboot(name: string): void {
+    const t = this.#tracked.get(name);
+    if (!t || t.incoming) return;
+    t.chain = t.chain.then(async () => {
+      t.guestReady = false;
+      await this.#writeState(t.meta, {
+        bootOffset: t.tail?.offset ?? (await fileSize(t.meta.consoleLog)),
+        guestReady: false,
+      });
+    });
   }
 
   /**

@@ -2,10 +2,10 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LibvirtNodeDriver, type LibvirtNodeDriverOptions } from '../../src/index.ts';
 import { GUEST_HEARTBEAT_PREFIX } from '../../src/testing/index.ts';
-import { EventLog, guestDefinition, guestTranslations, requireLibvirt, tempDataDir } from '../helpers.ts';
+import { EventLog, guestDefinition, guestTranslations, RUN, requireLibvirt, tempDataDir } from '../helpers.ts';
 
-const UID = '6b3c0f9e-4a51-4c6e-9d1f-00000000c001';
-const ID = 'vk-test_adopt';
+const UID = `adopt-uid-${RUN}`;
+const ID = `vk-test_adopt-${RUN}`;
 
 /** QEMU's pid for a domain, from the pid file libvirt keeps while it runs. */
 const qemuPid = () => Number(readFileSync(`/run/libvirt/qemu/${ID}.pid`, 'utf8').trim());
@@ -18,7 +18,7 @@ describe('agent restart', () => {
   beforeAll(async () => {
     requireLibvirt();
     data = await tempDataDir('adopt');
-    options = { nodeName: 'adopt-node', dataDir: data.dir, imageTranslations: await guestTranslations() };
+    options = { nodeName: `adopt-node-${RUN}`, dataDir: data.dir, imageTranslations: await guestTranslations() };
   }, 300_000);
 
   afterAll(async () => {
@@ -33,7 +33,7 @@ describe('agent restart', () => {
     const first = await LibvirtNodeDriver.open(options);
     const log1 = new EventLog();
     first.onEvent(log1.push);
-    await first.defineDomain(await guestDefinition('adopt', UID));
+    await first.defineDomain(await guestDefinition(`adopt-${RUN}`, UID));
     await first.startDomain(ID);
     await log1.waitFor((e) => e.domain === ID && e.type === 'guest-ready', 90_000, 'guest-ready');
     const pid = qemuPid();
@@ -46,7 +46,7 @@ describe('agent restart', () => {
     expect(listed.map((d) => [d.id, d.uid, d.state, d.guestReady])).toEqual([[ID, UID, 'running', true]]);
     expect(qemuPid()).toBe(pid);
     // Defining again with the same uid is a no-op that returns the running domain.
-    expect((await second.defineDomain(await guestDefinition('adopt', UID))).state).toBe('running');
+    expect((await second.defineDomain(await guestDefinition(`adopt-${RUN}`, UID))).state).toBe('running');
     await expect(second.startDomain(ID)).rejects.toMatchObject({ reason: 'InvalidState' });
 
     // The console keeps streaming through the new agent.

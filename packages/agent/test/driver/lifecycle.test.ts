@@ -3,10 +3,11 @@ import { existsSync } from 'node:fs';
 import { DriverError } from '@virtkit/engine';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LibvirtNodeDriver } from '../../src/index.ts';
-import { EventLog, guestDefinition, guestTranslations, requireLibvirt, tempDataDir } from '../helpers.ts';
+import { EventLog, guestDefinition, guestTranslations, RUN, requireLibvirt, tempDataDir } from '../helpers.ts';
 
-const NODE = 'lifecycle-node';
-const UID = '6b3c0f9e-4a51-4c6e-9d1f-00000000a001';
+const NODE = `lifecycle-node-${RUN}`;
+const UID = `life-uid-${RUN}`;
+const ID = `vk-test_life-${RUN}`;
 
 function virshDomains(): string[] {
   return execFileSync('virsh', ['-q', 'list', '--all', '--name'], { encoding: 'utf8' })
@@ -32,8 +33,8 @@ describe('LibvirtNodeDriver against a real libvirtd', () => {
   }, 120_000);
 
   afterAll(async () => {
-    await driver?.destroyDomain('vk-test_life').catch(() => undefined);
-    await driver?.undefineDomain('vk-test_life').catch(() => undefined);
+    await driver?.destroyDomain(ID).catch(() => undefined);
+    await driver?.undefineDomain(ID).catch(() => undefined);
     await driver?.close();
     await data?.cleanup();
   }, 60_000);
@@ -49,8 +50,8 @@ describe('LibvirtNodeDriver against a real libvirtd', () => {
   });
 
   it('runs the whole lifecycle with the canonical event sequence and leaves nothing behind', async () => {
-    const id = 'vk-test_life';
-    const def = await guestDefinition('life', UID, { hostname: 'life-host' });
+    const id = ID;
+    const def = await guestDefinition(`life-${RUN}`, UID, { hostname: 'life-host' });
     const info = await driver.defineDomain(def);
     expect(info).toMatchObject({ id, uid: UID, state: 'shutoff', vcpus: 1, guestReady: false });
     // Idempotent by uid; another uid under the same id is refused.

@@ -3,10 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LibvirtNodeDriver } from '../../src/index.ts';
 import { GUEST_HEARTBEAT_PREFIX, type LibvirtDaemon, startLibvirtDaemons } from '../../src/testing/index.ts';
 
-import { EventLog, guestDefinition, guestTranslations, requireLibvirt, tempDataDir } from '../helpers.ts';
+import { EventLog, guestDefinition, guestTranslations, RUN, requireLibvirt, tempDataDir } from '../helpers.ts';
 
-const UID = '6b3c0f9e-4a51-4c6e-9d1f-00000000b001';
-const ID = 'vk-test_mig';
+const UID = `mig-uid-${RUN}`;
+const ID = `vk-test_mig-${RUN}`;
 
 describe('live migration between two LibvirtNodeDrivers (two libvirtd on one machine)', () => {
   let daemons: LibvirtDaemon[] = [];
@@ -51,7 +51,7 @@ describe('live migration between two LibvirtNodeDrivers (two libvirtd on one mac
 
   it('moves a running guest: the console heartbeat continues on the target, downtime is reported', async () => {
     const [a, b] = drivers as [LibvirtNodeDriver, LibvirtNodeDriver];
-    await a.defineDomain(await guestDefinition('mig', UID, { memory: '128Mi' }));
+    await a.defineDomain(await guestDefinition(`mig-${RUN}`, UID, { memory: '128Mi' }));
     await a.startDomain(ID);
     await logA.waitFor((e) => e.domain === ID && e.type === 'guest-ready', 90_000, 'guest-ready on the source');
 

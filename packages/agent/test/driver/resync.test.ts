@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LibvirtNodeDriver } from '../../src/index.ts';
-import { EventLog, guestDefinition, guestTranslations, requireLibvirt, tempDataDir } from '../helpers.ts';
+import { EventLog, guestDefinition, guestTranslations, RUN, requireLibvirt, tempDataDir } from '../helpers.ts';
 
-const ID = 'vk-test_resync';
+const ID = `vk-test_resync-${RUN}`;
 
 describe('lost connection to libvirtd', () => {
   let data: Awaited<ReturnType<typeof tempDataDir>>;
@@ -14,7 +14,7 @@ describe('lost connection to libvirtd', () => {
     requireLibvirt();
     data = await tempDataDir('resync');
     driver = await LibvirtNodeDriver.open({
-      nodeName: 'resync-node',
+      nodeName: `resync-node-${RUN}`,
       dataDir: data.dir,
       imageTranslations: await guestTranslations(),
     });
@@ -33,7 +33,7 @@ describe('lost connection to libvirtd', () => {
   }, 60_000);
 
   it('reconnects by itself and reports what happened meanwhile', async () => {
-    await driver.defineDomain(await guestDefinition('resync', 'uid-resync-1'));
+    await driver.defineDomain(await guestDefinition(`resync-${RUN}`, `uid-resync-${RUN}`));
     await driver.startDomain(ID);
     // Drop the connection, change the domain behind the agent's back, and let it come back on its own.
     (await driver.connect()).abort();

@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { LibvirtNodeDriver } from '../../src/index.ts';
 import { type LibvirtDaemon, startLibvirtDaemon } from '../../src/testing/index.ts';
-import { requireLibvirt, tempDataDir } from '../helpers.ts';
+import { RUN, requireLibvirt, tempDataDir } from '../helpers.ts';
 
 describe('node unreachable', () => {
   let daemon: LibvirtDaemon | undefined;
@@ -17,7 +17,7 @@ describe('node unreachable', () => {
     const data = await tempDataDir('unreachable');
     cleanups.push(data.cleanup);
     const driver = await LibvirtNodeDriver.open({
-      nodeName: 'gone-node',
+      nodeName: `gone-node-${RUN}`,
       dataDir: data.dir,
       libvirt: { socketPath: daemon.socketPath },
       hypervisor: 'qemu',
@@ -36,7 +36,7 @@ describe('node unreachable', () => {
     const data = await tempDataDir('nodaemon');
     cleanups.push(data.cleanup);
     const driver = new LibvirtNodeDriver({
-      nodeName: 'no-node',
+      nodeName: `no-node-${RUN}`,
       dataDir: data.dir,
       libvirt: { socketPath: `${data.dir}/no-such-sock` },
     });

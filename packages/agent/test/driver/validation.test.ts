@@ -3,7 +3,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { DriverError } from '@virtkit/engine';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LibvirtNodeDriver } from '../../src/index.ts';
-import { EventLog, guestDefinition, guestTranslations, requireLibvirt, tempDataDir } from '../helpers.ts';
+import { EventLog, guestDefinition, guestTranslations, RUN, requireLibvirt, tempDataDir } from '../helpers.ts';
 
 const virshNames = () =>
   execFileSync('virsh', ['-q', 'list', '--all', '--name'], { encoding: 'utf8' })
@@ -21,7 +21,7 @@ describe('LibvirtNodeDriver refuses bad definitions with the port reasons', () =
     requireLibvirt();
     data = await tempDataDir('validation');
     driver = await LibvirtNodeDriver.open({
-      nodeName: 'validation-node',
+      nodeName: `validation-node-${RUN}`,
       dataDir: data.dir,
       imageTranslations: await guestTranslations(),
       hostDiskRoots: [`${data.dir}/hostdisks`],
@@ -45,23 +45,23 @@ describe('LibvirtNodeDriver refuses bad definitions with the port reasons', () =
   };
 
   it('keeps hostile names out of paths and XML', async () => {
-    const def = await guestDefinition('ok', 'uid-valid-1');
+    const def = await guestDefinition(`ok-${RUN}`, `uid-valid-1-${RUN}`);
     expect(await reason(driver.defineDomain({ ...def, uid: '../../../etc' }))).toBe('InvalidSpec');
     expect(await reason(driver.defineDomain({ ...def, id: 'ns_a/b' }))).toBe('InvalidSpec');
     // A name full of XML metacharacters is escaped, defined and removed intact.
-    const evil = `vk-test_it's <"&> ..`;
-    const info = await driver.defineDomain({ ...def, id: evil, name: `it's <"&> ..`, uid: 'uid-valid-evil' });
+    const evil = `vk-test_it's <"&> ..${RUN}`;
+    const info = await driver.defineDomain({ ...def, id: evil, name: `it's <"&> ..`, uid: `uid-valid-evil-${RUN}` });
     expect(info.id).toBe(evil);
     expect(virshNames()).toContain(evil);
-    expect(readdirSync(`${data.dir}/domains`)).toEqual(['uid-valid-evil']);
+    expect(readdirSync(`${data.dir}/domains`)).toEqual([`uid-valid-evil-${RUN}`]);
     await driver.undefineDomain(evil);
     expect(virshNames()).not.toContain(evil);
-    expect(existsSync(`${data.dir}/domains/uid-valid-evil`)).toBe(false);
+    expect(existsSync(`${data.dir}/domains/uid-valid-evil-${RUN}`)).toBe(false);
     expect(log.sequence(evil)).toEqual(['Defined/Added', 'Undefined/Removed']);
   });
 
   it('maps image, disk and capacity problems to their reasons and leaves no files', async () => {
-    const def = await guestDefinition('img', 'uid-valid-2');
+    const def = await guestDefinition(`img-${RUN}`, `uid-valid-2-${RUN}`);
     const missing = {
       ...def,
       spec: {
@@ -83,7 +83,7 @@ describe('LibvirtNodeDriver refuses bad definitions with the port reasons', () =
       spec: { ...missing.spec, volumes: [{ name: 'root', hostDisk: { path: '/etc/passwd', type: 'Disk' as const } }] },
     };
     expect(await reason(driver.defineDomain(host))).toBe('InvalidSpec');
-    const huge = await guestDefinition('huge', 'uid-valid-3', { memory: '4Ti' });
+    const huge = await guestDefinition(`huge-${RUN}`, `uid-valid-3-${RUN}`, { memory: '4Ti' });
     expect(await reason(driver.defineDomain(huge))).toBe('InsufficientResources');
     const pvc = {
       ...missing,
@@ -104,7 +104,7 @@ describe('LibvirtNodeDriver refuses bad definitions with the port reasons', () =
   });
 
   it('creates an emptyDisk and a hostDisk under the allowed root', async () => {
-    const def = await guestDefinition('disks', 'uid-valid-4');
+    const def = await guestDefinition(`disks-${RUN}`, `uid-valid-4-${RUN}`);
     const withDisks = {
       ...def,
       spec: {
@@ -131,11 +131,11 @@ describe('LibvirtNodeDriver refuses bad definitions with the port reasons', () =
     };
     execFileSync('mkdir', ['-p', `${data.dir}/hostdisks`]);
     await driver.defineDomain(withDisks);
-    const xml = execFileSync('virsh', ['dumpxml', 'vk-test_disks'], { encoding: 'utf8' });
+    const xml = execFileSync('virsh', ['dumpxml', `vk-test_disks-${RUN}`], { encoding: 'utf8' });
     expect(xml).toMatch(/empty-1\.qcow2'\/>\s*<target dev='sda' bus='scsi'\/>/);
     expect(xml).toMatch(/h\.img'\/>\s*<target dev='sdb' bus='sata'\/>/);
     expect(xml).toContain("model='virtio-scsi'");
-    await driver.undefineDomain('vk-test_disks');
+    await driver.undefineDomain(`vk-test_disks-${RUN}`);
     expect(existsSync(`${data.dir}/hostdisks/h.img`)).toBe(true); // host disks belong to the host
   });
 });
