@@ -63,6 +63,16 @@ describe('live migration between two LibvirtNodeDrivers (two libvirtd on one mac
     expect((await a.getDomain(ID))?.state).toBe('running');
     expect(await b.getDomain(ID)).toBeUndefined();
 
+    // A migration that cannot finish in time is aborted by the agent and reported as failed.
+    await expect(
+      a.migrateDomain(ID, b.nodeName, { bandwidthBytesPerSec: 1024 * 1024, completionTimeoutMs: 1500 }),
+    ).rejects.toMatchObject({
+      reason: 'MigrationFailed',
+      message: expect.stringMatching(/not completed within 1500 ms/),
+    });
+    expect((await a.getDomain(ID))?.state).toBe('running');
+    expect(await b.getDomain(ID)).toBeUndefined();
+
     const result = await a.migrateDomain(ID, b.nodeName);
     expect(result.targetNode).toBe(b.nodeName);
     expect(result.downtimeMs).toBeGreaterThan(0);
@@ -91,6 +101,8 @@ describe('live migration between two LibvirtNodeDrivers (two libvirtd on one mac
       'guest-ready',
       'migration started',
       'migration aborted',
+      'migration started',
+      'migration failed',
       'migration started',
       'migration completed',
       'Stopped/Migrated',
