@@ -47,10 +47,14 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
   const clock = o.clock ?? new RealClock();
   const host = o.host ?? '0.0.0.0';
   const advertise = o.advertiseAddress ?? (host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host);
-  const store = await KubernetesStore.connect({
-    ...(o.kubeconfig === undefined ? {} : { kubeconfig: o.kubeconfig }),
-    ...(o.context === undefined ? {} : { context: o.context }),
-  });
+  // The agent may read Leases in its namespace and nothing else (deploy/rbac-agent.yaml).
+  const store = await KubernetesStore.connect(
+    {
+      ...(o.kubeconfig === undefined ? {} : { kubeconfig: o.kubeconfig }),
+      ...(o.context === undefined ? {} : { context: o.context }),
+    },
+    { kind: 'Lease', namespace: o.namespace },
+  );
   const peers = new DriverRegistry();
   const directory = new AgentDirectory({
     kubeConfig: store.kubeConfig,

@@ -16,6 +16,16 @@ export {
   registerAgent,
 } from './agent-registry.ts';
 export { type Controller, type ControllerOptions, startController } from './controller.ts';
+export {
+  buildCrds,
+  type CustomResourceDefinition,
+  crdYaml,
+  GENERATED_HEADER,
+  type JSONSchemaProps,
+  openApiSchema,
+  QUANTITY_PATTERN,
+  structuralProblems,
+} from './crds.ts';
 export { KubeApi, type KubeApiOptions, type KubeRequest, loadKubeConfig } from './kube-api.ts';
 export {
   type ApiResource,

@@ -149,10 +149,21 @@ export class KubernetesStore implements ResourceStore {
     this.#resources = resources;
   }
 
-  /** A store whose `currentResourceVersion()` already reflects the server. */
-  static async connect(options: KubernetesStoreOptions = {}): Promise<KubernetesStore> {
+  /**
+   * A store whose `currentResourceVersion()` already reflects the server. `sync` names what to list for
+   * it (default: VirtualMachines in all namespaces) — something the credentials may list.
+   */
+  static async connect(
+    options: KubernetesStoreOptions = {},
+    sync: { kind?: Kind; namespace?: string } = {},
+  ): Promise<KubernetesStore> {
     const store = new KubernetesStore(options);
-    await store.sync();
+    try {
+      await store.sync(sync.kind, sync.namespace);
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
     return store;
   }
 
@@ -160,10 +171,11 @@ export class KubernetesStore implements ResourceStore {
     return this.api.kubeConfig;
   }
 
-  /** Learns the server's current resourceVersion (a one-item list); resolves it. */
-  async sync(kind: Kind = 'VirtualMachine'): Promise<string> {
-    const body = await this.#call(kind, undefined, undefined, () =>
-      this.api.request<ListBody>(this.#path(kind, undefined), { query: { limit: 1 } }),
+  /** Learns the server's current resourceVersion (a one-item list of `kind`); resolves it. */
+  async sync(kind: Kind = 'VirtualMachine', namespace?: string): Promise<string> {
+    const ns = this.#info(kind).namespaced ? namespace : undefined;
+    const body = await this.#call(kind, ns, undefined, () =>
+      this.api.request<ListBody>(this.#path(kind, ns), { query: { limit: 1 } }),
     );
     this.#see(body.metadata?.resourceVersion);
     return this.currentResourceVersion();
