@@ -1,10 +1,14 @@
 /**
- * Default timings of a simulated node, taken from measurements of the real libvirt agent's stack on
- * this project's machines (shared/notes/libvirt-on-these-machines.md, "the notes" below). Each number
- * says where it comes from; those marked ESTIMATE were not measured and are stated assumptions.
- * All durations are milliseconds of the injected clock, bandwidths bytes per second.
+ * Default timings of a simulated node. The agent's own steps come from `calibration.json`, measured on
+ * this project's machines by `scripts/calibrate.ts` ("CALIBRATED" below: median and p95 of N runs, clamped
+ * to the measured range widened by 10%; the file names the machine, versions, date and load). The rest
+ * comes from shared/notes/libvirt-on-these-machines.md ("the notes") or is marked ESTIMATE: not measured,
+ * a stated assumption. All durations are milliseconds of the injected clock, bandwidths bytes per second.
  */
+import { CALIBRATION, calibratedDist } from './calibration.ts';
 import type { Dist } from './distributions.ts';
+
+const measured = CALIBRATION.figures;
 
 export interface TimingProfile {
   /** A cheap agent call (get/list/info/ping, pause, resume). Notes: "later calls ~23 ms" (virsh round trip). */
@@ -50,37 +54,36 @@ export interface TimingProfile {
 }
 
 export const DEFAULT_TIMING: TimingProfile = {
-  // Notes: "The first connection ... ~8 s QEMU capability probe; later calls ~23 ms."
-  rpc: { median: 23, p95: 30, min: 15, max: 60 },
-  // ESTIMATE: one virsh call (~23 ms, notes) + qemu-img overlay create + genisoimage for the NoCloud seed.
-  define: { median: 90, p95: 160, min: 50, max: 400 },
-  // Notes: "`virsh start` returns in 0.4–0.6 s" (TCG).
-  start: { min: 400, max: 600 },
-  // Notes: start → ready line, uncompressed vmlinux with PVH entry 3.8 / 4.1 / 5.4 s (min/median/max, 5 runs).
-  // p95 set so the log-normal's spread covers the measured max; clamped to the measured range widened by 10%.
-  boot: { median: 4100, p95: 5200, min: 3400, max: 6000 },
-  // Notes: "with busybox acpid handling the power button the guest powers off in 1.3–1.7 s".
-  acpiShutdown: { min: 1300, max: 1700 },
-  // Notes: "`virsh destroy` takes 1.4–1.6 s".
-  destroy: { min: 1400, max: 1600 },
-  // ESTIMATE: one virsh call (~23 ms, notes) + unlinking two files.
-  undefine: { median: 30, p95: 45, min: 20, max: 100 },
+  // CALIBRATED `rpc`: the agent's getDomain over its RPC client (~1 ms; the notes' ~23 ms is a virsh process).
+  rpc: calibratedDist(measured.rpc),
+  // CALIBRATED `define`: defineDomain (cloud-init ISO, domain XML, defineXML, Defined event).
+  define: calibratedDist(measured.define),
+  // CALIBRATED `start`: startDomain until the domain runs (TCG; the notes' bare `virsh start`: 0.4–0.6 s).
+  start: calibratedDist(measured.start),
+  // CALIBRATED `boot`: startDomain resolved → the test guest's ready line, TCG (notes: 3.8 / 4.1 / 5.4 s).
+  boot: calibratedDist(measured.boot),
+  // CALIBRATED `acpiShutdown`: shutdownDomain resolved → Stopped/Shutdown (notes: 1.3–1.7 s).
+  acpiShutdown: calibratedDist(measured.acpiShutdown),
+  // CALIBRATED `destroy`: destroyDomain of a running guest (notes: `virsh destroy` 1.4–1.6 s).
+  destroy: calibratedDist(measured.destroy),
+  // CALIBRATED `undefine`: undefineDomain (undefine + removing the domain's directory).
+  undefine: calibratedDist(measured.undefine),
   // ESTIMATE: registry manifest + token round trips for a containerDisk pull.
   imageFetchOverhead: { median: 300, p95: 800, min: 100, max: 3000 },
   // ESTIMATE: 50 MiB/s, a modest registry pull rate; not measured here (no registry reachable).
   imageBandwidth: 50 * 2 ** 20,
-  // Derived: notes measure 256 MiB guest, ~85 MiB transferred, 1.9 / 2.0 / 2.3 s wall (cgroup fix). With the
-  // stream at ~100 MiB/s (below) the transfer is ~0.85 s, leaving ~1.1 s of setup + finish. The split is assumed.
-  migrationSetup: { median: 1050, p95: 1300, min: 850, max: 1800 },
-  // ESTIMATE (fitted, see migrationSetup): loopback TCP stream limited by TCG QEMU.
-  migrationBandwidth: 100 * 2 ** 20,
-  // Notes: downtime 12–181 ms, median ~70 ms. The data part of a converged idle guest is ~1 ms, so this
-  // fixed cost carries the measured spread.
-  migrationSwitchover: { median: 70, p95: 165, min: 12, max: 400 },
+  // CALIBRATED `migrationSetup`: a migrateDomain call's wall time minus the call cost, the transfer at the
+  // measured stream rate and the downtime, per run (target checks, connection, incoming QEMU, clean-up).
+  migrationSetup: calibratedDist(measured.migrationSetup),
+  // CALIBRATED `migrationBandwidth`: median stream rate between job-statistics samples (loopback, TCG QEMU).
+  migrationBandwidth: measured.migrationBandwidth.median,
+  // CALIBRATED `migrationDowntime` (notes: 12–181 ms, median ~70 ms). The data part of a converged idle guest
+  // is ~1 ms, so this fixed cost carries the measured spread.
+  migrationSwitchover: calibratedDist(measured.migrationDowntime),
   // QEMU's documented default downtime-limit (300 ms).
   maxDowntimeMs: 300,
-  // Notes: 256 MiB guest, ~85 MiB transferred → ~0.33 of RAM is non-zero.
-  touchedMemoryFraction: 85 / 256,
+  // CALIBRATED `migrationBytes` over the migrated guest's memory (notes: 256 MiB guest, ~85 MiB moved).
+  touchedMemoryFraction: measured.migrationBytes.median / Number(CALIBRATION.method.migrationMemoryBytes),
   // ESTIMATE: an idle busybox guest writing a console heartbeat dirties little; 1 MiB/s.
   dirtyRate: 2 ** 20,
   // ESTIMATE: assumed client-side call timeout of the engine's agent client.

@@ -1,5 +1,6 @@
 // @virtkit/sim — simulated nodes, timing, faults and console. Explicit exports only.
 
+export { CALIBRATION, type CalibratedFigure, type Calibration, calibratedDist } from './calibration.ts';
 export { type GuestIdentity, guestIdentity, userDataHostname } from './cloud-init.ts';
 export { ConsoleLog } from './console-log.ts';
 export {
