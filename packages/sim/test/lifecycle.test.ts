@@ -1,6 +1,10 @@
 import { DriverError } from '@virtkit/engine';
 import { describe, expect, it } from 'vitest';
+import { DEFAULT_TIMING } from '../src/index.ts';
 import { rejection, run, summary, vmDef, world } from './helpers.ts';
+
+/** The measured range a calibrated default is clamped to. */
+const range = (d: unknown) => d as { min: number; max: number };
 
 const A = 'default_a';
 
@@ -47,8 +51,8 @@ describe('canonical event sequences', () => {
     const t0 = w.clock.now();
     await run(w.clock, w.node.startDomain(A));
     const took = w.clock.now() - t0;
-    expect(took).toBeGreaterThanOrEqual(400);
-    expect(took).toBeLessThanOrEqual(600);
+    expect(took).toBeGreaterThanOrEqual(Math.floor(range(DEFAULT_TIMING.start).min));
+    expect(took).toBeLessThanOrEqual(Math.ceil(range(DEFAULT_TIMING.start).max));
     expect(w.node.peek(A)).toMatchObject({ state: 'running', guestReady: false });
   });
 
@@ -75,11 +79,12 @@ describe('canonical event sequences', () => {
     const t0 = w.clock.now();
     await run(w.clock, w.node.shutdownDomain(A));
     expect(w.node.peek(A)!.state).toBe('running');
-    await w.clock.advance(2_000);
+    const latest = Math.ceil(range(DEFAULT_TIMING.acpiShutdown).max + range(DEFAULT_TIMING.rpc).max);
+    await w.clock.advance(latest);
     expect(summary(w.events)).toEqual(['n1 lifecycle Shutdown/Finished', 'n1 lifecycle Stopped/Shutdown']);
     const stoppedAt = w.events.at(-1)!.at - t0;
-    expect(stoppedAt).toBeGreaterThanOrEqual(1300);
-    expect(stoppedAt).toBeLessThanOrEqual(1800);
+    expect(stoppedAt).toBeGreaterThanOrEqual(Math.floor(range(DEFAULT_TIMING.acpiShutdown).min));
+    expect(stoppedAt).toBeLessThanOrEqual(latest);
     expect(w.node.peek(A)).toMatchObject({ state: 'shutoff', reason: 'shutdown', guestReady: false });
   });
 

@@ -1,9 +1,12 @@
 import type { DomainEvent } from '@virtkit/engine';
 import { describe, expect, it } from 'vitest';
+import { CALIBRATION, DEFAULT_TIMING } from '../src/index.ts';
 import { rejection, run, summary, vmDef, world } from './helpers.ts';
 
 const A = 'default_a';
 const MiB = 2 ** 20;
+/** Tests of the pre-copy model itself run on a 100 MiB/s link, whatever the calibrated default is. */
+const LINK_100 = { timing: { migrationBandwidth: 100 * MiB } };
 
 async function twoNodes(opts: Parameters<typeof vmDef>[1] = {}, nodeOpts: Parameters<typeof world>[1] = {}) {
   const w = world(1, nodeOpts, ['n1', 'n2']);
@@ -25,12 +28,14 @@ describe('live migration', () => {
     const t0 = w.clock.now();
     const result = await run(w.clock, w.src.migrateDomain(A, 'n2'));
     expect(result.targetNode).toBe('n2');
-    expect(result.durationMs).toBeGreaterThan(1500);
-    expect(result.durationMs).toBeLessThan(3000);
-    expect(result.downtimeMs).toBeGreaterThanOrEqual(12);
-    expect(result.downtimeMs).toBeLessThan(400);
-    expect(result.bytesTransferred).toBeGreaterThan(80 * MiB);
-    expect(result.bytesTransferred).toBeLessThan(90 * MiB);
+    const measured = CALIBRATION.figures;
+    expect(result.durationMs).toBeGreaterThan(measured.migrationWall.min * 0.5);
+    expect(result.durationMs).toBeLessThan(measured.migrationWall.max * 1.5);
+    expect(result.downtimeMs).toBeGreaterThanOrEqual(Math.floor(measured.migrationDowntime.min * 0.9));
+    expect(result.downtimeMs).toBeLessThan(measured.migrationDowntime.max * 1.1 + 10);
+    const touched = DEFAULT_TIMING.touchedMemoryFraction * 256 * MiB;
+    expect(result.bytesTransferred).toBeGreaterThan(touched * 0.98);
+    expect(result.bytesTransferred).toBeLessThan(touched * 1.05);
     expect(w.clock.now() - t0).toBeGreaterThanOrEqual(result.durationMs);
     expect(summary(w.events)).toEqual([
       'n1 migration started',
@@ -50,7 +55,7 @@ describe('live migration', () => {
   });
 
   it('iterates more rounds as the dirty rate approaches the bandwidth, with shrinking remainders', async () => {
-    const w = await twoNodes({ memory: '1Gi', annotations: { 'sim.virtkit.io/dirty-rate': '80Mi' } });
+    const w = await twoNodes({ memory: '1Gi', annotations: { 'sim.virtkit.io/dirty-rate': '80Mi' } }, LINK_100);
     const result = await run(w.clock, w.src.migrateDomain(A, 'n2'));
     const progress = migrationEvents(w.events).filter((e) => e.phase === 'progress');
     expect(progress.length).toBeGreaterThan(3);
@@ -78,7 +83,7 @@ describe('live migration', () => {
   it('fails on the completion timeout when it keeps iterating with (slow) progress', async () => {
     const w = await twoNodes(
       { memory: '4Gi', annotations: { 'sim.virtkit.io/dirty-rate': '99Mi' } },
-      { capacity: { memory: '16Gi' } },
+      { capacity: { memory: '16Gi' }, ...LINK_100 },
     );
     const e = await rejection(
       run(w.clock, w.src.migrateDomain(A, 'n2', { completionTimeoutMs: 20_000, progressTimeoutMs: 15_000 })),
@@ -97,7 +102,7 @@ describe('live migration', () => {
   });
 
   it('stalls (no more progress) and fails on the progress timeout', async () => {
-    const w = await twoNodes({ memory: '1Gi', annotations: { 'sim.virtkit.io/dirty-rate': '50Mi' } });
+    const w = await twoNodes({ memory: '1Gi', annotations: { 'sim.virtkit.io/dirty-rate': '50Mi' } }, LINK_100);
     w.src.inject({ kind: 'migration-stall', domain: A, afterIteration: 2 });
     const e = await rejection(run(w.clock, w.src.migrateDomain(A, 'n2', { progressTimeoutMs: 10_000 })));
     expect(e.message).toContain('progress timeout');

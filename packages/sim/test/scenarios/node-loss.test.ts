@@ -154,7 +154,8 @@ describe('scenario: delete on a dead node', () => {
     stop.abort();
     await watching;
     const took = env.clock.now() - t0;
-    expect(took).toBeGreaterThanOrEqual(180_000);
+    // deletionTimestamp has second precision, so the timeout may count from up to 1 s before the delete.
+    expect(took).toBeGreaterThanOrEqual(179_000);
     expect(took).toBeLessThan(190_000);
     expect(condition).toMatch(/node-1 did not confirm the domain was destroyed/);
     const ev = (await env.store.list('Event')).items.find((e) => e.reason === 'DomainCleanupSkipped');
