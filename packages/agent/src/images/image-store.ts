@@ -167,7 +167,7 @@ export class ImageStore {
   }
 
   async #replaceLink(link: string, data: string): Promise<void> {
-    const tmpLink = join(this.dir, 'tmp', `link-${process.pid}-${basename(data)}-${Math.trunc(performance.now())}`);
+    const tmpLink = join(this.dir, 'tmp', `link-${process.pid}-${++this.#copies}`);
     await rm(tmpLink, { force: true });
     await symlink(relative(dirname(link), data), tmpLink);
     await rename(tmpLink, link);
