@@ -135,7 +135,47 @@ describe('LibvirtNodeDriver refuses bad definitions with the port reasons', () =
     expect(xml).toMatch(/empty-1\.qcow2'\/>\s*<target dev='sda' bus='scsi'\/>/);
     expect(xml).toMatch(/h\.img'\/>\s*<target dev='sdb' bus='sata'\/>/);
     expect(xml).toContain("model='virtio-scsi'");
+    const dir = `${data.dir}/domains/uid-valid-4-${RUN}`;
+    expect(readdirSync(dir).sort()).toEqual(['cidata.iso', 'empty-1.qcow2']);
     await driver.undefineDomain(`vk-test_disks-${RUN}`);
+    expect(existsSync(dir)).toBe(false);
     expect(existsSync(`${data.dir}/hostdisks/h.img`)).toBe(true); // host disks belong to the host
+  });
+
+  it('gives each VM a copy-on-write overlay over the shared image, removed with the VM', async () => {
+    const base = `${data.dir}/base.raw`;
+    execFileSync('qemu-img', ['create', '-q', '-f', 'raw', base, '16M']);
+    const defs = await Promise.all(
+      ['ov1', 'ov2'].map(async (n) => {
+        const def = await guestDefinition(`${n}-${RUN}`, `uid-${n}-${RUN}`);
+        return {
+          ...def,
+          spec: {
+            ...def.spec,
+            domain: {
+              ...def.spec.domain,
+              devices: {
+                disks: [{ name: 'root', disk: { bus: 'virtio' as const } }, ...(def.spec.domain.devices.disks ?? [])],
+              },
+            },
+            volumes: [{ name: 'root', containerDisk: { image: base } }, ...(def.spec.volumes ?? [])],
+          },
+        };
+      }),
+    );
+    for (const d of defs) await driver.defineDomain(d);
+    const backing = defs.map((d) => {
+      const info = JSON.parse(
+        execFileSync('qemu-img', ['info', '--output=json', '-U', `${data.dir}/domains/${d.uid}/disk-0.qcow2`], {
+          encoding: 'utf8',
+        }),
+      );
+      return info['backing-filename'] as string;
+    });
+    expect(backing[0]).toBe(backing[1]);
+    expect(backing[0]).toMatch(new RegExp(`^${data.dir}/images/data/[0-9a-f]{64}$`));
+    for (const d of defs) await driver.undefineDomain(d.id);
+    for (const d of defs) expect(existsSync(`${data.dir}/domains/${d.uid}`)).toBe(false);
+    expect(existsSync(backing[0] ?? '')).toBe(true); // the image stays in the store for the next VM
   });
 });
