@@ -113,12 +113,14 @@ describe('NodeDriver contract: LibvirtNodeDriver (real libvirtd + QEMU)', () => 
     console.log(`contract on libvirt: ${[...timing].map(([n, ms]) => `${n} ${(ms / 1000).toFixed(1)} s`).join(', ')}`);
     real.meta.recorded = new Date().toISOString().slice(0, 10);
     const text = formatContractTrace(real);
-    const saved = join(tmpdir(), `virtkit-contract-libvirt-${process.pid}.json`);
-    writeFileSync(saved, text);
-    if (process.env.VIRTKIT_CONTRACT_UPDATE === '1') writeFileSync(goldenTracePath, text);
+    const update = process.env.VIRTKIT_CONTRACT_UPDATE === '1';
+    if (update) writeFileSync(goldenTracePath, text);
 
-    const golden: ContractTrace = process.env.VIRTKIT_CONTRACT_UPDATE === '1' ? real : goldenTrace;
+    const golden: ContractTrace = update ? real : goldenTrace;
     const vsGolden = compareContractTraces(golden, real);
+    // Kept for a look (or a deliberate update) only when it differs.
+    const saved = join(tmpdir(), `virtkit-contract-libvirt-${process.pid}.json`);
+    if (vsGolden.length > 0) writeFileSync(saved, text);
     expect(
       vsGolden,
       `${formatDivergences(vsGolden, golden, real, { expected: 'golden', actual: 'libvirt now' })}\n` +
