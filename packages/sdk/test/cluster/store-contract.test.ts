@@ -42,7 +42,7 @@ describe('KubernetesStore', () => {
   });
 
   describeStoreContract('KubernetesStore over the API server', async (options) => {
-    const h = await startCluster(options);
+    const h = await startCluster(options, {}, { freshServerModule: true });
     harnesses.add(h);
     const store = await h.client(options.random ? { random: options.random } : {});
     // The suite closes what its factory made; the server and its backing store go with the client.

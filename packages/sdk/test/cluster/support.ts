@@ -1,6 +1,7 @@
 /** Test helpers: our API server over a MemoryStore on 127.0.0.1, and KubernetesStores pointed at it. */
 import { KubeConfig } from '@kubernetes/client-node';
 import { MemoryStore, type StoreOptions, type VirtualClock } from '@virtkit/engine';
+import { vi } from 'vitest';
 import {
   type ApiServer,
   type ApiServerOptions,
@@ -33,9 +34,18 @@ export interface ClusterHarness {
 export async function startCluster(
   storeOptions: StoreOptions = {},
   serverOptions: Partial<ApiServerOptions> = {},
+  harness: { freshServerModule?: boolean } = {},
 ): Promise<ClusterHarness> {
   const backing = new MemoryStore(storeOptions);
-  const server = await createApiServer({
+  // The API server caches each object version's JSON process-wide, keyed by uid and resourceVersion.
+  // Stores with deterministic uids (the store contract's uid-1, uid-2, ...) would get one another's
+  // cached objects; a fresh copy of the server module has its own cache.
+  let create = createApiServer;
+  if (harness.freshServerModule) {
+    vi.resetModules();
+    create = (await import('../../src/api/index.ts')).createApiServer;
+  }
+  const server = await create({
     store: backing,
     validate: false,
     defaults: false,
