@@ -168,6 +168,8 @@ export async function serveNodeDriver(driver: NodeDriver, options: NodeDriverSer
 
   async function consoleStream(id: string, url: URL, res: ServerResponse): Promise<void> {
     res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-cache' });
+    // The client's open() resolves on the headers; a quiet console must not hold them back.
+    res.flushHeaders();
     const ac = new AbortController();
     consoles.add(ac);
     res.once('close', () => ac.abort());
