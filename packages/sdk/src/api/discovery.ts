@@ -89,7 +89,7 @@ export function apiResourceList(group: string, version: string): unknown | undef
         singularName: '',
         namespaced: true,
         kind: a.resource === 'virtualmachines' ? 'VirtualMachine' : 'VirtualMachineInstance',
-        verbs: ['update'],
+        verbs: [a.verb],
       })),
     };
   }

@@ -29,19 +29,25 @@ export interface ActionSubresource {
   /** `virtualmachines` or `virtualmachineinstances`. */
   resource: string;
   name: string;
+  /** `update` (PUT, the action verbs) or `get` (GET, the console stream). */
+  verb: 'update' | 'get';
 }
 
 export const SUBRESOURCES_GROUP = 'subresources.kubevirt.io';
 
-/** KubeVirt's action verbs, called with PUT like virtctl does. */
+/**
+ * KubeVirt's action verbs, called with PUT like virtctl does, and the serial console. KubeVirt serves the
+ * console as a websocket; here it is a plain streamed GET of text lines (a virtkit extension).
+ */
 export const ACTION_SUBRESOURCES: readonly ActionSubresource[] = [
-  { resource: 'virtualmachines', name: 'start' },
-  { resource: 'virtualmachines', name: 'stop' },
-  { resource: 'virtualmachines', name: 'restart' },
-  { resource: 'virtualmachines', name: 'migrate' },
-  { resource: 'virtualmachineinstances', name: 'pause' },
-  { resource: 'virtualmachineinstances', name: 'unpause' },
-  { resource: 'virtualmachineinstances', name: 'softreboot' },
+  { resource: 'virtualmachines', name: 'start', verb: 'update' },
+  { resource: 'virtualmachines', name: 'stop', verb: 'update' },
+  { resource: 'virtualmachines', name: 'restart', verb: 'update' },
+  { resource: 'virtualmachines', name: 'migrate', verb: 'update' },
+  { resource: 'virtualmachineinstances', name: 'pause', verb: 'update' },
+  { resource: 'virtualmachineinstances', name: 'unpause', verb: 'update' },
+  { resource: 'virtualmachineinstances', name: 'softreboot', verb: 'update' },
+  { resource: 'virtualmachineinstances', name: 'console', verb: 'get' },
 ];
 
 const ALL_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];

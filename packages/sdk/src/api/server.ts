@@ -10,8 +10,7 @@ import { type ApiHandler, createApiHandler, statusResponse } from './handler.ts'
 import { kubeconfigYaml, writeKubeconfig } from './kubeconfig.ts';
 import { statusFromError } from './status.ts';
 import { createServingCertificate, type ServingCertificate } from './tls.ts';
-import type { ApiHandlerOptions, ApiRequest, ApiResponse } from './types.ts';
-import type { WatchStream } from './watch-stream.ts';
+import type { ApiHandlerOptions, ApiRequest, ApiResponse, ResponseStream } from './types.ts';
 
 export interface ApiServerOptions extends ApiHandlerOptions {
   /** Default 0: an ephemeral port. */
@@ -81,8 +80,8 @@ function writeWhole(res: ServerResponse, r: ApiResponse, head: boolean): void {
   res.end(head ? undefined : body);
 }
 
-/** Streams a watch to the client at the client's pace; the stream's buffer absorbs bursts. */
-async function pipeWatch(res: ServerResponse, r: ApiResponse, stream: WatchStream, graceMs: number): Promise<void> {
+/** Streams a watch (or console) to the client at the client's pace; the stream's buffer absorbs bursts. */
+async function pipeStream(res: ServerResponse, r: ApiResponse, stream: ResponseStream, graceMs: number): Promise<void> {
   res.writeHead(r.status, r.headers);
   res.flushHeaders();
   let closed = false;
@@ -155,7 +154,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
       headers: req.headers,
       ...(body.length ? { body } : {}),
     });
-    if (r.stream) await pipeWatch(res, r, r.stream, graceMs);
+    if (r.stream) await pipeStream(res, r, r.stream, graceMs);
     else writeWhole(res, r, method === 'HEAD');
   }
 

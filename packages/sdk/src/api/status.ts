@@ -4,8 +4,9 @@
  */
 import { InvalidSpecError, isVirtkitError } from '@virtkit/engine';
 
+/** meta/v1 StatusCause: the cause type travels under the JSON key `reason`. */
 export interface StatusCause {
-  type?: string;
+  reason?: string;
   message?: string;
   field?: string;
 }
@@ -59,7 +60,7 @@ export const methodNotAllowed = (method: string, what: string): ApiError =>
 /** 422 with one cause, as the apiserver answers for an invalid field of a request (not of an object). */
 export const invalidField = (what: string, field: string, reason: string, message: string): ApiError =>
   new ApiError(422, 'Invalid', `${what} is invalid: ${field}: ${message}`, {
-    causes: [{ type: reason, field, message }],
+    causes: [{ reason, field, message }],
   });
 
 export function statusOf(code: number, reason: string, message: string, details?: StatusDetails): Status {
@@ -91,6 +92,11 @@ const REASONS: Record<string, string> = {
   BadRequest: 'BadRequest',
 };
 
+/** The `field` of the cause that carries virtkit's own error code. */
+export const VIRTKIT_ERROR_FIELD = 'virtkit.io/error';
+
+const TAGGED = new Set(['IllegalTransition', 'Unschedulable', 'DriverError', 'StoreCorrupt']);
+
 /** What the failing request was about, to fill `details` the way the apiserver does. */
 export interface ErrorSubject {
   /** `plural` or `plural.group`, e.g. `virtualmachines.kubevirt.io`. */
@@ -118,7 +124,7 @@ export function statusFromError(err: unknown, subject: ErrorSubject = {}): Statu
     if (what && subject.name !== undefined && err.code === 'AlreadyExists')
       message = `${what} "${subject.name}" already exists`;
     if (err instanceof InvalidSpecError) {
-      details.causes = err.causes.map((c) => ({ type: c.reason, field: c.field, message: c.message }));
+      details.causes = err.causes.map((c) => ({ reason: c.reason, field: c.field, message: c.message }));
       if (subject.kind !== undefined) details.kind = subject.kind;
       if (subject.kind !== undefined && subject.name !== undefined) {
         const list = err.causes.map((c) => `${c.field}: ${c.message}`).join(', ');
@@ -129,6 +135,9 @@ export function statusFromError(err: unknown, subject: ErrorSubject = {}): Statu
     if (err.code === 'Conflict' && what && subject.name !== undefined && !err.message.includes(subject.name)) {
       message = `Operation cannot be fulfilled on ${what} "${subject.name}": ${err.message}`;
     }
+    // The Kubernetes reason loses virtkit's finer code for these; a tagged first cause keeps it for virtkit's
+    // own client (kubectl and other clients only show causes of Invalid errors, which are never tagged).
+    if (TAGGED.has(err.code)) details.causes = [{ field: VIRTKIT_ERROR_FIELD, reason: err.code, message: err.message }];
     const code = reason === 'InternalError' ? 500 : err.httpStatus;
     return statusOf(code, reason, message, Object.keys(details).length ? details : undefined);
   }

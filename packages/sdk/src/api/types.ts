@@ -1,6 +1,6 @@
 /** The transport-free request/response shapes of the API server, shared by node:http and msw handlers. */
-import type { Clock, FieldCause, KubeObject, ResourceStore } from '@virtkit/engine';
-import type { WatchBufferLimits, WatchStream } from './watch-stream.ts';
+import type { Clock, FieldCause, KubeObject, NodeDriverRegistry, ResourceStore } from '@virtkit/engine';
+import type { WatchBufferLimits } from './watch-stream.ts';
 
 export interface ApiRequest {
   method: string;
@@ -19,10 +19,20 @@ export interface ApiResponse {
   /** The full body (JSON or text). Absent for watches and empty responses. */
   body?: string;
   /**
-   * A watch: newline-delimited JSON events, in batches, for as long as the watch lasts. The transport must
-   * `cancel()` it when the client goes away.
+   * A streamed body (a watch's newline-delimited JSON events, a console's lines), in batches, for as long as
+   * it lasts. The transport must `cancel()` it when the client goes away.
    */
-  stream?: WatchStream;
+  stream?: ResponseStream;
+}
+
+/** A body produced over time and read at the client's pace. */
+export interface ResponseStream {
+  /** The next chunk (waiting for one), or `undefined` at the end. */
+  next(): Promise<string | undefined>;
+  /** The client went away: stop producing. */
+  cancel(): void;
+  /** Resolves if the stream gave up on a client that fell too far behind (it will not read its end). */
+  readonly overflowed: Promise<void>;
 }
 
 /**
@@ -49,6 +59,8 @@ export type ObjectValidator = (obj: KubeObject) => { causes: FieldCause[]; warni
 export interface ApiHandlerOptions {
   store: ResourceStore;
   actions?: ApiActions;
+  /** The nodes' drivers, for the serial console subresource (absent: the console answers 503). */
+  drivers?: NodeDriverRegistry;
   /** Bearer token clients must send. Absent: a random one. `false`: no authentication (tests, in-process use). */
   token?: string | false;
   /** Time for AGE columns and watch timeouts. Default: the real clock. */

@@ -49,12 +49,12 @@ function admit(
   if (obj.apiVersion !== undefined && obj.apiVersion !== r.apiVersion) {
     throw badRequest(
       `the API version in the data (${String(obj.apiVersion)}) does not match the expected API version (${r.apiVersion})`,
-      [{ type: 'FieldValueInvalid', field: 'apiVersion', message: `must be ${r.apiVersion}` }],
+      [{ reason: 'FieldValueInvalid', field: 'apiVersion', message: `must be ${r.apiVersion}` }],
     );
   }
   if (obj.kind !== undefined && obj.kind !== r.kind) {
     throw badRequest(`the kind in the data (${String(obj.kind)}) does not match the expected kind (${r.kind})`, [
-      { type: 'FieldValueInvalid', field: 'kind', message: `must be ${r.kind}` },
+      { reason: 'FieldValueInvalid', field: 'kind', message: `must be ${r.kind}` },
     ]);
   }
   if (obj.metadata === undefined) obj.metadata = {};

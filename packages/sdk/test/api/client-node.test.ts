@@ -143,7 +143,7 @@ describe('CustomObjectsApi', () => {
     const err = await apiError(custom.createNamespacedCustomObject({ ...VMS, namespace: 'crud', body: bad }));
     expect(err.code).toBe(422);
     expect(err.body.reason).toBe('Invalid');
-    const causes = (err.body.details as { causes: { field: string; type: string }[] }).causes;
+    const causes = (err.body.details as { causes: { field: string; reason: string }[] }).causes;
     expect(causes.map((c) => c.field)).toEqual(expect.arrayContaining(['spec.runStrategy']));
     expect(causes.length).toBeGreaterThanOrEqual(2);
     expect(await h.store.tryGet('VirtualMachine', 'crud', 'invalid')).toBeUndefined();

@@ -25,7 +25,7 @@ interface StatusBody {
     name?: string;
     kind?: string;
     group?: string;
-    causes?: { field: string; type: string; message: string }[];
+    causes?: { field: string; reason: string; message: string }[];
   };
 }
 
@@ -262,7 +262,7 @@ describe('validation', () => {
     const body = status(r, 422, 'Invalid');
     expect(body.message).toMatch(/^VirtualMachine\.kubevirt\.io "invalid" is invalid: /);
     expect(body.details).toMatchObject({ name: 'invalid', group: 'kubevirt.io', kind: 'VirtualMachine' });
-    const fields = body.details!.causes!.map((c) => `${c.field} ${c.type}`);
+    const fields = body.details!.causes!.map((c) => `${c.field} ${c.reason}`);
     expect(fields).toEqual(
       expect.arrayContaining([
         'spec.runStrategy FieldValueNotSupported',
@@ -303,7 +303,7 @@ describe('validation', () => {
     });
     const body = status(r, 422, 'Invalid');
     expect(body.details?.causes).toEqual([
-      expect.objectContaining({ field: 'propagationPolicy', type: 'FieldValueNotSupported' }),
+      expect.objectContaining({ field: 'propagationPolicy', reason: 'FieldValueNotSupported' }),
     ]);
     expect(await h.store.tryGet('VirtualMachine', 'default', 'existing')).toBeDefined();
   });
