@@ -1,12 +1,17 @@
 // Scale benchmark, all in virtual time. Prints wall seconds, peak RSS, lifecycle transitions per wall
-// second and VMs reaching Running per wall second against KWOK's published ~20 pods/s.
+// second and VMs reaching Running per wall second against KWOK's published ~20 pods/s. Each scenario runs
+// in its own Node process, so its peak RSS is its own.
 //   npm run bench -- scale
 //     1. SimNodes driven directly: 1,000 nodes / 10,000 VMs defined, started to guest-ready, destroyed, undefined.
 //     2. Through SimEnv (embedded engine + MemoryStore + SimNodes): 1,000 nodes / SIM_ENV_VMS (default 2,000)
 //        VirtualMachines created, all VMIs Running, all deleted and their domains undefined.
-//   SIM_BENCH_FULL=1 npm run bench -- scale   also the full 10,000-VM scenario through SimEnv
-//   SIM_BENCH_BIG=1 npm run bench -- scale    also 10,000 nodes / 100,000 VMs driven directly
-import { type DomainDefinition, VirtualClock, type VirtualMachine } from '@virtkit/engine';
+//     3. A 1,000-replica VirtualMachineInstanceReplicaSet scaled up on 100 Ready nodes (scheduler placements/s).
+//   SIM_BENCH_FULL=1   also the 10,000-VM scenario through SimEnv (1,000 nodes)
+//   SIM_BENCH_BIG=1    also 10,000 nodes / 100,000 VMs driven directly
+//   SIM_BENCH_HUGE=1   also 10,000 nodes / 100,000 VMs through SimEnv
+//   SIM_BENCH_ONLY=engine,replicaset   only the scenarios of these kinds (direct, engine, replicaset)
+import { spawnSync } from 'node:child_process';
+import { type DomainDefinition, KUBEVIRT_API_VERSION, VirtualClock, type VirtualMachine } from '@virtkit/engine';
 import { SimEnv, SimFabric, SimNode } from '@virtkit/sim';
 
 /** KWOK's published throughput on its apiserver, pods per second. */
@@ -83,7 +88,7 @@ async function direct(nodeCount: number, vmCount: number): Promise<void> {
       `  wall            ${wall.toFixed(2)} s (to all Running: ${(upWall / 1000).toFixed(2)} s)`,
       `  virtual time    ${(upVirtual / 1000).toFixed(1)} s to all Running, ${((clock.now() - v0) / 1000).toFixed(1)} s total`,
       `  peak RSS        ${rssMiB.toFixed(0)} MiB`,
-      `  transitions     ${transitions} (${(transitions / wall).toFixed(0)} per wall second)`,
+      `  transitions     ${transitions} (${(transitions / wall).toFixed(0)} per wall second = ${(transitions / wall / KWOK_PODS_PER_SEC).toFixed(0)}× KWOK's ~${KWOK_PODS_PER_SEC} pods/s)`,
       `  VMs to Running  ${vmsPerSec.toFixed(0)} per wall second = ${(vmsPerSec / KWOK_PODS_PER_SEC).toFixed(0)}× KWOK's ~${KWOK_PODS_PER_SEC} pods/s`,
     ].join('\n'),
   );
@@ -148,14 +153,105 @@ async function throughEngine(nodeCount: number, vmCount: number): Promise<void> 
       `  wall            ${wall.toFixed(2)} s (to all Running: ${(upWall / 1000).toFixed(2)} s)`,
       `  virtual time    ${(upVirtual / 1000).toFixed(1)} s to all Running, ${((env.clock.now() - v0) / 1000).toFixed(1)} s total`,
       `  peak RSS        ${rssMiB.toFixed(0)} MiB`,
-      `  transitions     ${transitions} node lifecycle/ready events (${(transitions / wall).toFixed(0)} per wall second)`,
+      `  transitions     ${transitions} node lifecycle/ready events (${(transitions / wall).toFixed(0)} per wall second = ${(transitions / wall / KWOK_PODS_PER_SEC).toFixed(1)}× KWOK's ~${KWOK_PODS_PER_SEC} pods/s)`,
       `  VMs to Running  ${vmsPerSec.toFixed(0)} per wall second = ${(vmsPerSec / KWOK_PODS_PER_SEC).toFixed(1)}× KWOK's ~${KWOK_PODS_PER_SEC} pods/s`,
       `  engine errors   ${(env.engine as { errors?: unknown[] } | undefined)?.errors?.length ?? 'n/a'}`,
     ].join('\n'),
   );
 }
 
-await direct(1_000, 10_000);
-if (process.env.SIM_BENCH_BIG === '1') await direct(10_000, 100_000);
-await throughEngine(1_000, Number(process.env.SIM_ENV_VMS ?? 2_000));
-if (process.env.SIM_BENCH_FULL === '1') await throughEngine(1_000, 10_000);
+function vmiTemplate() {
+  return {
+    domain: { cpu: { cores: 1 }, memory: { guest: '256Mi' }, devices: {} },
+    volumes: [{ name: 'root', containerDisk: { image: 'virtkit/test-guest' } }],
+  };
+}
+
+/** A replica set scaled from 0 to `replicas` on Ready nodes: wall time and scheduler placements per wall second. */
+async function replicaSet(nodeCount: number, replicas: number): Promise<void> {
+  globalThis.gc?.();
+  await using env = await SimEnv.create({
+    nodes: Array.from({ length: nodeCount }, (_, i) => ({ name: `node-${i}`, cpu: 64, memory: '512Gi', vms: 110 })),
+    seed: 1,
+    trace: { enabled: false },
+    nodeDefaults: { timing: { heartbeatMs: 0 }, console: 'minimal' },
+  });
+  await env.waitFor(async () => (await env.store.list('Node')).items.length === nodeCount, { pollMs: 100 });
+  const scheduler = env.engine!.scheduler;
+  const schedule = scheduler.schedule.bind(scheduler);
+  let placements = 0;
+  let firstPlacement = 0;
+  let lastPlacement = 0;
+  scheduler.schedule = (req) => {
+    const r = schedule(req);
+    if (r.ok) {
+      lastPlacement = performance.now();
+      if (placements++ === 0) firstPlacement = lastPlacement;
+    }
+    return r;
+  };
+  const wall0 = performance.now();
+  const v0 = env.clock.now();
+  await env.store.create('VirtualMachineInstanceReplicaSet', {
+    apiVersion: KUBEVIRT_API_VERSION,
+    kind: 'VirtualMachineInstanceReplicaSet',
+    metadata: { name: 'fleet', namespace: 'default' },
+    spec: {
+      replicas,
+      selector: { matchLabels: { app: 'fleet' } },
+      template: { metadata: { labels: { app: 'fleet' } }, spec: vmiTemplate() },
+    },
+  });
+  await env.waitFor(
+    async () =>
+      (await env.store.get('VirtualMachineInstanceReplicaSet', 'default', 'fleet')).status?.readyReplicas === replicas,
+    { pollMs: 1000, timeoutMs: 3_600_000, what: `${replicas} ready replicas` },
+  );
+  const wall = (performance.now() - wall0) / 1000;
+  const placeWall = Math.max(lastPlacement - firstPlacement, 1) / 1000;
+  console.log(
+    [
+      `replica set of ${replicas} on ${nodeCount} Ready nodes (SimEnv), scale-up from 0`,
+      `  wall            ${wall.toFixed(2)} s to all ready (virtual ${((env.clock.now() - v0) / 1000).toFixed(1)} s)`,
+      `  placements      ${placements} in ${placeWall.toFixed(2)} s wall = ${(placements / placeWall).toFixed(0)} per wall second`,
+      `  VMIs to ready   ${(replicas / wall).toFixed(0)} per wall second = ${(replicas / wall / KWOK_PODS_PER_SEC).toFixed(1)}× KWOK's ~${KWOK_PODS_PER_SEC} pods/s`,
+      `  peak RSS        ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`,
+      `  engine errors   ${env.engine!.errors.length}`,
+    ].join('\n'),
+  );
+}
+
+type Scenario = { kind: 'direct' | 'engine' | 'replicaset'; nodes: number; vms: number };
+
+const arg = process.argv[2];
+if (arg) {
+  const [kind, nodes, vms] = arg.split(':');
+  const n = Number(nodes);
+  const v = Number(vms);
+  if (kind === 'direct') await direct(n, v);
+  else if (kind === 'engine') await throughEngine(n, v);
+  else if (kind === 'replicaset') await replicaSet(n, v);
+  else throw new Error(`unknown scenario ${arg}`);
+} else {
+  const scenarios: Scenario[] = [{ kind: 'direct', nodes: 1_000, vms: 10_000 }];
+  if (process.env.SIM_BENCH_BIG === '1') scenarios.push({ kind: 'direct', nodes: 10_000, vms: 100_000 });
+  scenarios.push({ kind: 'engine', nodes: 1_000, vms: Number(process.env.SIM_ENV_VMS ?? 2_000) });
+  if (process.env.SIM_BENCH_FULL === '1') scenarios.push({ kind: 'engine', nodes: 1_000, vms: 10_000 });
+  if (process.env.SIM_BENCH_HUGE === '1') scenarios.push({ kind: 'engine', nodes: 10_000, vms: 100_000 });
+  scenarios.push({ kind: 'replicaset', nodes: 100, vms: 1_000 });
+  const only = process.env.SIM_BENCH_ONLY?.split(',');
+  let failed = 0;
+  for (const s of scenarios) {
+    if (only && !only.includes(s.kind)) continue;
+    // Its own process: peak RSS is per scenario, and one scenario's garbage does not slow the next.
+    const r = spawnSync(
+      process.execPath,
+      [...process.execArgv, import.meta.filename, `${s.kind}:${s.nodes}:${s.vms}`],
+      {
+        stdio: 'inherit',
+      },
+    );
+    if (r.status !== 0) failed++;
+  }
+  if (failed > 0) process.exit(1);
+}
