@@ -87,6 +87,9 @@ export function createServingCertificate(
   const name = seq(set(seq(oid('2.5.4.3'), utf8('virtkit-apiserver'))));
   const now = Date.now();
   const serial = randomBytes(16);
+  // A positive serial whose first byte is non-zero: DER forbids a leading 0x00 before a byte < 0x80
+  // (OpenSSL rejects it as "illegal padding", about one random serial in 512).
+  serial[0] = ((serial[0] ?? 1) & 0x7f) | 0x01;
   serial[0] = serial[0]! & 0x7f;
   const san = seq(...hosts.map((h) => (isIP(h) ? der(0x87, ipBytes(h)) : der(0x82, Buffer.from(h, 'ascii')))));
   const extensions = seq(

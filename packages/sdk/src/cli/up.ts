@@ -33,6 +33,7 @@ export async function runUp(o: UpOptions): Promise<void> {
     } else store = new MemoryStore({ clock: realClock });
 
     let actions: import('@virtkit/engine').VmActions;
+    let drivers: import('@virtkit/engine').NodeDriverRegistry;
     let clock: import('@virtkit/engine').Clock = realClock;
     if (o.libvirt) {
       const { LibvirtNodeDriver } = await import('@virtkit/agent');
@@ -46,12 +47,14 @@ export async function runUp(o: UpOptions): Promise<void> {
       await engine.start();
       cleanup.push(() => engine.stop());
       actions = engine.actions;
+      drivers = engine.drivers;
       o.log(`engine up with libvirt node "local" (${(await driver.info()).hypervisor})`);
     } else {
       const env = await SimEnv.create({ nodes: o.nodes, seed: o.seed, store, autoAdvance: false, start: Date.now() });
       cleanup.push(() => env[Symbol.asyncDispose]());
       if (!env.engine) throw new Error('SimEnv started no engine');
       actions = env.engine.actions;
+      drivers = env.engine.drivers;
       clock = env.clock;
       // Pace virtual time to the wall clock so timings look real to kubectl users.
       const speed = o.speed ?? 1;
@@ -71,7 +74,7 @@ export async function runUp(o: UpOptions): Promise<void> {
       o.log(`engine up with ${o.nodes} simulated nodes (seed ${o.seed})`);
     }
 
-    const server = await createApiServer({ store, actions, clock, port: o.port });
+    const server = await createApiServer({ store, actions, drivers, clock, port: o.port });
     cleanup.push(() => server.close());
     mkdirSync(dirname(o.kubeconfig), { recursive: true });
     await server.kubeconfig(o.kubeconfig);
