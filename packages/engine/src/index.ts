@@ -43,6 +43,7 @@ export {
   type VMISpecDefaultsOptions,
   vmRunStrategy,
 } from './resources/defaults.ts';
+export { MAX_OBJECT_DEPTH, tooDeepMessage, tooDeepPath } from './resources/depth.ts';
 export * from './resources/kinds.ts';
 export * from './resources/kubevirt.ts';
 export { type ManifestInput, ManifestParseError, parseManifests, toYaml } from './resources/manifest.ts';

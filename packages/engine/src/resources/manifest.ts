@@ -21,6 +21,7 @@ import {
   visit,
 } from 'yaml';
 import { VirtkitError, type VirtkitErrorOptions } from '../errors.ts';
+import { MAX_OBJECT_DEPTH, tooDeepPath } from './depth.ts';
 import type { KubeObject } from './meta.ts';
 import { describeType } from './quantity.ts';
 
@@ -103,13 +104,22 @@ function parseText(source: string): KubeObject[] {
       const docs = Array.isArray(parsed) ? parsed : [parsed];
       const out: KubeObject[] = [];
       docs.forEach((d, i) => {
+        checkDepth(d, `manifest document ${i + 1}`, i);
         collect(d, i, `manifest document ${i + 1}`, out);
       });
       return out;
     }
   }
   const out: KubeObject[] = [];
-  const documents = parseAllDocuments(source, YAML_OPTIONS);
+  let documents: ReturnType<typeof parseAllDocuments>;
+  try {
+    documents = parseAllDocuments(source, YAML_OPTIONS);
+  } catch (e) {
+    // The YAML parser recurses per nesting level: absurd nesting overflows the stack.
+    throw new ManifestParseError(`the manifest cannot be read: ${(e as Error).message}`, 0, undefined, undefined, {
+      cause: e,
+    });
+  }
   // parseAllDocuments returns an EmptyStream (no documents) for empty input.
   const list = Array.isArray(documents) ? documents : [];
   list.forEach((doc, i) => {
@@ -129,6 +139,7 @@ function parseText(source: string): KubeObject[] {
       });
     }
     if (value === null || value === undefined) return; // empty document, e.g. a trailing `---`
+    checkDepth(value, where, i);
     checkJson(value, '', where, i);
     collect(value, i, where, out);
   });
@@ -183,8 +194,16 @@ function checkJson(value: unknown, path: string, where: string, index: number): 
   }
 }
 
+/** Refuses absurd nesting before anything recursive (checkJson, JSON.stringify, validation) walks it. */
+function checkDepth(value: unknown, where: string, index: number): void {
+  const path = tooDeepPath(value);
+  if (path !== undefined)
+    throw new ManifestParseError(`${where}: ${path} is nested more than ${MAX_OBJECT_DEPTH} levels deep`, index);
+}
+
 /** Deep copy of caller-provided objects through JSON, rejecting what JSON cannot carry. */
 function structuredCloneJson(value: unknown, index: number): unknown {
+  checkDepth(value, `manifest document ${index + 1}`, index);
   checkJson(value, '', `manifest document ${index + 1}`, index);
   return JSON.parse(JSON.stringify(value)) as unknown;
 }

@@ -7,6 +7,7 @@
  * `running` nor `runStrategy`, a disk without a bus) is valid.
  */
 import { type FieldCause, InvalidSpecError } from '../errors.ts';
+import { tooDeepMessage, tooDeepPath } from './depth.ts';
 import { Findings, list, present, quantityOf, quote, rec, text } from './findings.ts';
 import { KINDS } from './kinds.ts';
 import {
@@ -101,6 +102,9 @@ function run(
     f.invalid('', `a ${kind} must be a JSON object, got ${Array.isArray(obj) ? 'an array' : quote(obj)}`);
     return { causes: f.causes, warnings: f.warnings };
   }
+  // Before anything walks it: defaulting and storing recurse, and overflow the stack on absurd nesting.
+  const deep = tooDeepPath(o);
+  if (deep !== undefined) f.invalid(deep, tooDeepMessage());
   checkTypeMeta(o, kind, apiVersions, f);
   if (schema) walkSchema(o, schema, '', f);
   checkObjectMeta(o.metadata, 'metadata', namespaced, f);
