@@ -9,6 +9,7 @@ import { type EngineConfig, type ResolvedEngineConfig, resolveConfig } from './c
 import {
   type ControllerContext,
   IDX_MIGRATION_BY_VMI,
+  IDX_VMI_BY_MIGRATION_TARGET,
   IDX_VMI_BY_NODE,
   IDX_VMI_BY_OWNER,
   IDX_VMI_BY_UID,
@@ -134,6 +135,10 @@ class EngineImpl implements Engine {
     };
     const inf = this.#informers;
     inf.vmi.addIndex(IDX_VMI_BY_NODE, (v) => (v.status?.nodeName ? [v.status.nodeName] : []));
+    inf.vmi.addIndex(IDX_VMI_BY_MIGRATION_TARGET, (v) => {
+      const target = v.status?.migrationState?.targetNode;
+      return target ? [target] : [];
+    });
     inf.vmi.addIndex(IDX_VMI_BY_UID, (v) => (v.metadata.uid ? [v.metadata.uid] : []));
     inf.vmi.addIndex(IDX_VMI_BY_OWNER, (v) => {
       const ref = controllerOf(v);

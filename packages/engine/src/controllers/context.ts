@@ -17,6 +17,8 @@ export interface Informers {
 
 /** Index names registered on the informers. */
 export const IDX_VMI_BY_NODE = 'vmi-by-node';
+/** VMIs by the target node of their migration in progress (status.migrationState.targetNode). */
+export const IDX_VMI_BY_MIGRATION_TARGET = 'vmi-by-migration-target';
 export const IDX_VMI_BY_UID = 'vmi-by-uid';
 export const IDX_VMI_BY_OWNER = 'vmi-by-owner';
 /** VMIs without a controller, by namespace (candidates for adoption by a replica set). */

@@ -36,7 +36,13 @@ import {
   COND_SOFTWARE_EMULATION,
   VMI_FINALIZER,
 } from './constants.ts';
-import { type ControllerContext, IDX_MIGRATION_BY_VMI, IDX_VMI_BY_UID } from './context.ts';
+import {
+  type ControllerContext,
+  IDX_MIGRATION_BY_VMI,
+  IDX_VMI_BY_MIGRATION_TARGET,
+  IDX_VMI_BY_NODE,
+  IDX_VMI_BY_UID,
+} from './context.ts';
 import { stopReasonOf, toLifecycleEvent } from './domain-events.ts';
 import { keyOf, splitKey } from './informer.ts';
 import { nodeEmulated } from './node-objects.ts';
@@ -138,9 +144,9 @@ export class VmiController {
 
   /** VMIs on a node whose readiness changed must re-evaluate (node lost, or commands can run again). */
   nodeReadinessChanged(node: string, ready: boolean): void {
-    for (const vmi of this.#ctx.informers.vmi.list()) {
-      const st = vmi.status;
-      if (st?.nodeName !== node && st?.migrationState?.targetNode !== node) continue;
+    // From the indexes, not a scan: a thousand nodes turning Ready must not each walk every VMI.
+    const inf = this.#ctx.informers.vmi;
+    for (const vmi of [...inf.byIndex(IDX_VMI_BY_NODE, node), ...inf.byIndex(IDX_VMI_BY_MIGRATION_TARGET, node)]) {
       const key = keyOf(vmi);
       // Back from a partition: what happened to its domains meanwhile is read off the node.
       const rt = this.#runtimes.get(key);
