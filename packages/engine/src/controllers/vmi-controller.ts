@@ -23,6 +23,7 @@ import type { Condition } from '../resources/meta.ts';
 import { parseBytes } from '../resources/quantity.ts';
 import { vmiGuestMemoryBytes, vmiSpecResources } from '../resources/vmi-resources.ts';
 import { jsonEqual } from '../store/json.ts';
+import { CapacityWaitlist } from './capacity-waitlist.ts';
 import { setCondition } from './conditions.ts';
 import {
   ANNOTATION_PAUSE,
@@ -59,6 +60,8 @@ import {
 import { WorkQueue } from './work-queue.ts';
 
 const GiB = 1024 ** 3;
+/** Unschedulable VMIs skipped by a capacity change are re-evaluated at most this often while changes keep coming. */
+const CAPACITY_REFRESH_MS = 1_000;
 
 /** Commands whose failure with NodeUnreachable is retried until the node is declared lost. */
 const RETRY_WHEN_UNREACHABLE = new Set([
@@ -96,13 +99,13 @@ export class VmiController {
   readonly #ctx: ControllerContext;
   #runtimes = new Map<string, Runtime>();
   #inbox = new Map<string, { uid: string; event: VMLifecycleEvent }[]>();
-  #waitingForCapacity = new Set<string>();
+  readonly #waitlist: CapacityWaitlist;
   /** VMIs released from a dead node without confirmation (shown as a condition until they are gone). */
   #cleanupSkipped = new Set<string>();
 
   constructor(ctx: ControllerContext) {
     this.#ctx = ctx;
-    this.queue = new WorkQueue(ctx.clock, (key) => this.#reconcile(key), {
+    this.queue = new WorkQueue(ctx.clock, (key) => this.#reconcile(key).finally(() => this.#waitlist.tried(key)), {
       name: 'vmi',
       concurrency: ctx.config.concurrency,
       baseRetryMs: ctx.config.retry.baseMs,
@@ -119,12 +122,8 @@ export class VmiController {
       update: (_o, m) => this.#enqueueVmiOf(m),
       delete: (m) => this.#enqueueVmiOf(m),
     });
-    ctx.scheduler.onCapacity(() => {
-      if (this.#waitingForCapacity.size === 0) return;
-      const keys = [...this.#waitingForCapacity];
-      this.#waitingForCapacity.clear();
-      for (const k of keys) this.queue.add(k);
-    });
+    this.#waitlist = new CapacityWaitlist(ctx.clock, (key) => this.queue.add(key), CAPACITY_REFRESH_MS);
+    ctx.scheduler.onCapacity(() => this.#waitlist.capacity());
   }
 
   #enqueueVmiOf(m: { metadata: { namespace?: string }; spec: { vmiName: string } }): void {
@@ -137,6 +136,7 @@ export class VmiController {
   }
 
   async stop(): Promise<void> {
+    this.#waitlist.stop();
     await this.queue.stop();
     for (const rt of this.#runtimes.values()) rt.actor.stop();
     this.#runtimes.clear();
@@ -232,7 +232,7 @@ export class VmiController {
     this.#runtimes.delete(key);
     this.#ctx.scheduler.release(key);
     this.#ctx.scheduler.release(migrationReservation(key));
-    this.#waitingForCapacity.delete(key);
+    this.#waitlist.remove(key);
   }
 
   async #reconcile(key: string): Promise<{ requeueAfterMs?: number } | undefined> {
@@ -285,6 +285,7 @@ export class VmiController {
     this.#userRequests(vmi, rt, now);
     this.#migrationRequests(key, vmi, rt, now);
     if (snap().matches({ creating: 'scheduling' })) this.#schedule(key, vmi, rt, now);
+    else this.#waitlist.remove(key);
     const deadline = nextDeadline(snap());
     if (deadline !== undefined && deadline <= now) this.#send(rt, { type: 'TICK', now });
 
@@ -411,7 +412,7 @@ export class VmiController {
     const ctx = this.#ctx;
     const s = rt.actor.getSnapshot();
     // An unschedulable VMI is retried only when capacity may have appeared.
-    if (s.matches({ creating: { scheduling: 'unschedulable' } }) && this.#waitingForCapacity.has(key)) return;
+    if (s.matches({ creating: { scheduling: 'unschedulable' } }) && !this.#waitlist.mayTry(key)) return;
     let req: { cpuMillis: number; memoryBytes: number };
     try {
       req = vmiSpecResources(vmi.spec);
@@ -419,21 +420,22 @@ export class VmiController {
       this.#send(rt, { type: 'UNSCHEDULABLE', message: `invalid resource request: ${(err as Error).message}`, now });
       return;
     }
-    const r = ctx.scheduler.schedule({
+    const request = {
       ...req,
       nodeSelector: vmi.spec.nodeSelector,
       affinity: vmi.spec.affinity,
       tolerations: vmi.spec.tolerations,
-    });
+    };
+    const r = ctx.scheduler.schedule(request);
     if (r.ok) {
-      this.#waitingForCapacity.delete(key);
       ctx.scheduler.assign(key, r.node, req.cpuMillis, req.memoryBytes);
       this.#send(rt, { type: 'SCHEDULED', node: r.node, now });
+      this.#waitlist.placed(key);
     } else {
-      this.#waitingForCapacity.add(key);
       // Every failed attempt is recorded (repeats aggregate into one Event's count, as Kubernetes does).
       void ctx.events.record(vmi, 'Warning', 'FailedScheduling', r.message);
       this.#send(rt, { type: 'UNSCHEDULABLE', message: r.message, now });
+      this.#waitlist.failed(key, JSON.stringify(request));
     }
   }
 
