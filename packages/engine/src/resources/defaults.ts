@@ -37,56 +37,83 @@ function normalizeApiVersion(apiVersion: string): string {
   return OLDER_KUBEVIRT_API_VERSIONS.has(apiVersion) ? KUBEVIRT_API_VERSION : apiVersion;
 }
 
+/**
+ * Whether `v` is a JSON object. Defaults run before validation (as KubeVirt's mutating webhook runs before its
+ * validating one), so they see objects of any shape: they fill in only where the structure has the right
+ * type, and never replace a value of the wrong type — validation must still see it and name it.
+ */
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** Absent in the Kubernetes sense. */
+const absent = (v: unknown): v is null | undefined => v === undefined || v === null;
+
 function defaultDisk(disk: Disk): void {
-  if (!disk.disk && !disk.cdrom && !disk.lun) disk.disk = {};
-  if (disk.disk) disk.disk.bus ??= 'virtio';
-  if (disk.cdrom) {
+  if (absent(disk.disk) && absent(disk.cdrom) && absent(disk.lun)) disk.disk = {};
+  if (isObj(disk.disk)) disk.disk.bus ??= 'virtio';
+  if (isObj(disk.cdrom)) {
     disk.cdrom.bus ??= 'sata';
     disk.cdrom.readonly ??= true;
     disk.cdrom.tray ??= 'closed';
   }
-  if (disk.lun) disk.lun.bus ??= 'scsi';
+  if (isObj(disk.lun)) disk.lun.bus ??= 'scsi';
 }
 
 /** Applies the defaults to `spec` in place (callers pass a private copy). */
 function applyVMISpecDefaults(spec: VirtualMachineInstanceSpec, options: VMISpecDefaultsOptions): void {
+  if (!isObj(spec)) return;
   spec.domain ??= { devices: {} };
   const domain = spec.domain;
+  if (!isObj(domain)) return;
   domain.devices ??= {};
-  const devices = domain.devices;
+  const devices = isObj(domain.devices) ? domain.devices : undefined;
 
   domain.cpu ??= {};
-  domain.cpu.cores ??= 1;
-  domain.cpu.sockets ??= 1;
-  domain.cpu.threads ??= 1;
+  if (isObj(domain.cpu)) {
+    domain.cpu.cores ??= 1;
+    domain.cpu.sockets ??= 1;
+    domain.cpu.threads ??= 1;
+  }
 
   // Guest memory and the memory request each default from the other (limits take part as in Kubernetes).
-  const requests = domain.resources?.requests;
-  const limits = domain.resources?.limits;
-  const guest = domain.memory?.guest ?? limits?.memory ?? requests?.memory;
-  if (guest !== undefined) {
+  const resources = domain.resources;
+  const requests = isObj(resources) ? resources.requests : undefined;
+  const limits = isObj(resources) ? resources.limits : undefined;
+  const limitMemory = (isObj(limits) ? limits.memory : undefined) as string | undefined;
+  const guest = ((isObj(domain.memory) ? domain.memory.guest : undefined) ??
+    limitMemory ??
+    (isObj(requests) ? requests.memory : undefined)) as string | undefined;
+  const fits = (v: unknown) => absent(v) || isObj(v);
+  if (!absent(guest) && fits(domain.memory) && fits(resources) && fits(requests)) {
     domain.memory ??= {};
     domain.memory.guest ??= guest;
     domain.resources ??= {};
     domain.resources.requests ??= {};
-    domain.resources.requests.memory ??= limits?.memory ?? guest;
+    domain.resources.requests.memory ??= limitMemory ?? guest;
   }
 
-  for (const disk of devices.disks ?? []) if (disk && typeof disk === 'object') defaultDisk(disk);
+  if (Array.isArray(devices?.disks))
+    for (const disk of devices.disks) if (isObj(disk)) defaultDisk(disk as unknown as Disk);
 
-  if (!domain.machine?.type) domain.machine = { ...domain.machine, type: DEFAULT_MACHINE_TYPE };
+  if (absent(domain.machine)) domain.machine = { type: DEFAULT_MACHINE_TYPE };
+  else if (isObj(domain.machine) && (absent(domain.machine.type) || domain.machine.type === ''))
+    domain.machine.type = DEFAULT_MACHINE_TYPE;
 
-  const noNetworking = (devices.interfaces ?? []).length === 0 && (spec.networks ?? []).length === 0;
+  if (!devices) {
+    spec.terminationGracePeriodSeconds ??= DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS;
+    return;
+  }
+  const none = (v: unknown) => absent(v) || (Array.isArray(v) && v.length === 0);
+  const noNetworking = none(devices.interfaces) && none(spec.networks);
   if ((options.podNetwork ?? true) && noNetworking && devices.autoattachPodInterface !== false) {
     devices.interfaces = [{ name: DEFAULT_NETWORK_NAME, masquerade: {} }];
     spec.networks = [{ name: DEFAULT_NETWORK_NAME, pod: {} }];
   }
   // An interface without a binding: masquerade on the pod network, bridge elsewhere.
-  for (const itf of devices.interfaces ?? []) {
-    if (!itf || typeof itf !== 'object') continue;
+  const networks = Array.isArray(spec.networks) ? spec.networks : [];
+  for (const itf of Array.isArray(devices.interfaces) ? devices.interfaces : []) {
+    if (!isObj(itf)) continue;
     const bindings = ['masquerade', 'bridge', 'sriov', 'slirp', 'passt', 'macvtap', 'binding'];
     if (bindings.some((b) => (itf as unknown as Record<string, unknown>)[b] !== undefined)) continue;
-    const network = spec.networks?.find((n) => n.name === itf.name);
+    const network = networks.find((n) => isObj(n) && n.name === itf.name);
     if (network?.pod) itf.masquerade = {};
     else itf.bridge = {};
   }
@@ -119,9 +146,10 @@ export function defaultVirtualMachine(vm: VirtualMachine): VirtualMachine {
   const out = copy(vm);
   out.apiVersion = normalizeApiVersion(out.apiVersion) as typeof out.apiVersion;
   out.metadata ??= {};
-  if (out.spec) {
+  if (isObj(out.spec)) {
     if (out.spec.running === undefined && out.spec.runStrategy === undefined) out.spec.runStrategy = 'Halted';
-    if (out.spec.template?.spec) applyVMISpecDefaults(out.spec.template.spec, { podNetwork: false });
+    if (isObj(out.spec.template) && out.spec.template.spec)
+      applyVMISpecDefaults(out.spec.template.spec, { podNetwork: false });
   }
   return out;
 }
@@ -133,9 +161,10 @@ export function defaultVirtualMachineInstanceReplicaSet(
   const out = copy(rs);
   out.apiVersion = normalizeApiVersion(out.apiVersion) as typeof out.apiVersion;
   out.metadata ??= {};
-  if (out.spec) {
+  if (isObj(out.spec)) {
     out.spec.replicas ??= 1;
-    if (out.spec.template?.spec) applyVMISpecDefaults(out.spec.template.spec, { podNetwork: false });
+    if (isObj(out.spec.template) && out.spec.template.spec)
+      applyVMISpecDefaults(out.spec.template.spec, { podNetwork: false });
   }
   return out;
 }
