@@ -184,6 +184,17 @@ async function check(s: Specimen, store: MemoryStore, tally: Tally): Promise<voi
     if (!(thrown instanceof InvalidSpecError) || thrown.code !== 'Invalid' || thrown.httpStatus !== 422)
       throw new Error(`validateOrThrow did not throw a 422 InvalidSpecError: ${String(thrown)}`);
     same(thrown.causes, r.causes);
+    // Servers default before they validate: defaulting must take any shape, and must not hide a fault.
+    if (s.mutation !== 'tooDeep') {
+      const d = timed('defaultObject', () => defaultObject(s.obj as unknown as KubeObject));
+      if (JSON.stringify(s.obj) !== before) throw new Error('defaulting changed its input');
+      const after = timed('validate', () => validateObject(d)).causes;
+      if (after.length === 0)
+        throw new Error(`defaulting made an invalid object valid; causes were ${preview(r.causes)}`);
+      if (s.expectField !== undefined && !after.some((c) => names(c.field, s.expectField!)))
+        throw new Error(`after defaulting no cause names ${s.expectField}: ${preview(after)}`);
+      tally.add('defaulted-invalid');
+    }
     return;
   }
 
