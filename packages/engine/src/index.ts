@@ -46,7 +46,13 @@ export {
 export { MAX_OBJECT_DEPTH, tooDeepMessage, tooDeepPath } from './resources/depth.ts';
 export * from './resources/kinds.ts';
 export * from './resources/kubevirt.ts';
-export { type ManifestInput, ManifestParseError, parseManifests, toYaml } from './resources/manifest.ts';
+export {
+  KUBERNETES_YAML_OPTIONS,
+  type ManifestInput,
+  ManifestParseError,
+  parseManifests,
+  toYaml,
+} from './resources/manifest.ts';
 export type * from './resources/meta.ts';
 export {
   DNS1123_LABEL_MAX_LENGTH,

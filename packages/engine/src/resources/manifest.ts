@@ -44,6 +44,12 @@ const YAML_OPTIONS: ParseOptions & DocumentOptions & SchemaOptions = {
   uniqueKeys: true,
 };
 
+/**
+ * Options for the `yaml` package that read YAML as Kubernetes does (see above), for other readers of
+ * Kubernetes YAML — e.g. the API server's request bodies — so `toYaml` output means the same everywhere.
+ */
+export const KUBERNETES_YAML_OPTIONS: Readonly<ParseOptions & DocumentOptions & SchemaOptions> = YAML_OPTIONS;
+
 /** Alias expansion bound: stops "billion laughs" documents from exploding in memory. */
 const MAX_ALIAS_COUNT = 100;
 

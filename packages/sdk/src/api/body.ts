@@ -2,6 +2,7 @@
  * Request bodies: media types, size limit, and decoding JSON or YAML into a plain object with errors a
  * person can act on (what was wrong, where).
  */
+import { KUBERNETES_YAML_OPTIONS, MAX_OBJECT_DEPTH, tooDeepMessage, tooDeepPath } from '@virtkit/engine';
 import { parseDocument } from 'yaml';
 import { ApiError, badRequest } from './status.ts';
 
@@ -169,19 +170,41 @@ export function jsonErrorOffset(text: string): number {
   return text.length;
 }
 
+/**
+ * Refuses bodies nested deeper than MAX_OBJECT_DEPTH: JSON.parse takes any depth, but defaulting, storing and
+ * encoding recurse and would overflow the stack (a 500) long before a 3 MiB body runs out of brackets.
+ */
+function checkDepth(value: unknown): unknown {
+  const field = tooDeepPath(value);
+  if (field !== undefined)
+    throw badRequest(`the request body is nested more than ${MAX_OBJECT_DEPTH} levels deep at ${field}`, [
+      { reason: 'FieldValueInvalid', field, message: tooDeepMessage() },
+    ]);
+  return value;
+}
+
 /** Parses JSON; a syntax error becomes 400 BadRequest saying where. */
 export function decodeJson(text: string): unknown {
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (err) {
     const msg = (err instanceof Error ? err.message : String(err)).replace(/ in JSON at position \d+.*$/, '');
     throw badRequest(`the request body is not valid JSON at ${lineCol(text, jsonErrorOffset(text))}: ${msg}`);
   }
+  return checkDepth(value);
 }
 
 /** Parses one YAML document (JSON is valid YAML); errors become 400 BadRequest with the position. */
 export function decodeYaml(text: string): unknown {
-  const doc = parseDocument(text, { uniqueKeys: true });
+  let doc: ReturnType<typeof parseDocument>;
+  try {
+    // Kubernetes' YAML (1.1 scalars: `yes` is true, `0o14` a string), as kubectl and `toYaml` mean it.
+    doc = parseDocument(text, KUBERNETES_YAML_OPTIONS);
+  } catch (e) {
+    // The parser recurses per nesting level; absurd nesting overflows its stack.
+    throw badRequest(`the request body is not valid YAML: ${e instanceof Error ? e.message : String(e)}`);
+  }
   const err = doc.errors[0];
   if (err) {
     const pos = err.linePos?.[0];
@@ -189,11 +212,13 @@ export function decodeYaml(text: string): unknown {
     const what = (err.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
     throw badRequest(`the request body is not valid YAML${where}: ${what}`);
   }
+  let value: unknown;
   try {
-    return doc.toJS({ maxAliasCount: 100 });
+    value = doc.toJS({ maxAliasCount: 100 });
   } catch (e) {
     throw badRequest(`the request body is not valid YAML: ${e instanceof Error ? e.message : String(e)}`);
   }
+  return checkDepth(value);
 }
 
 const YAML_TYPES = new Set(['application/yaml', 'application/x-yaml', 'text/yaml', 'application/apply-patch+yaml']);
