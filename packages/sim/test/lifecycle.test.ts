@@ -159,7 +159,7 @@ describe('errors as libvirt gives them through the agent', () => {
   it('unknown domain → DomainNotFound for every domain call except destroy/undefine/get', async () => {
     const w = world();
     for (const call of [
-      () => w.node.startDomain('x'),
+      (): Promise<unknown> => w.node.startDomain('x'),
       () => w.node.shutdownDomain('x'),
       () => w.node.pauseDomain('x'),
       () => w.node.resumeDomain('x'),

@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { Informer } from '../../src/controllers/informer.ts';
 import { WorkQueue } from '../../src/controllers/work-queue.ts';
-import { ConflictError, KUBEVIRT_API_VERSION, MemoryStore, VirtualClock } from '../../src/index.ts';
+import {
+  ConflictError,
+  KUBEVIRT_API_VERSION,
+  MemoryStore,
+  VirtualClock,
+  type VirtualMachine,
+} from '../../src/index.ts';
 
 const tick = () => new Promise<void>((r) => setImmediate(r));
 async function drain(q: WorkQueue) {
@@ -121,7 +127,7 @@ describe('WorkQueue', () => {
 });
 
 describe('Informer', () => {
-  const vm = (name: string) => ({
+  const vm = (name: string): VirtualMachine => ({
     apiVersion: KUBEVIRT_API_VERSION,
     kind: 'VirtualMachine' as const,
     metadata: { name, namespace: 'ns' },

@@ -72,7 +72,7 @@ describe('CustomObjectsApi', () => {
       ...VMS,
       namespace: 'crud',
       labelSelector: 'app in (b)',
-    })) as KubernetesListObject<VirtualMachine>;
+    })) as KubernetesListObject<VirtualMachine & KubernetesObject>;
     expect(list.kind).toBe('VirtualMachineList');
     expect(list.items.map((v) => v.metadata?.name)).toEqual(['beta']);
 
@@ -159,7 +159,7 @@ describe('CustomObjectsApi', () => {
         labelSelector: 'page=yes',
         limit: 2,
         ...(cont ? { _continue: cont } : {}),
-      })) as KubernetesListObject<VirtualMachine>;
+      })) as KubernetesListObject<VirtualMachine & KubernetesObject>;
       expect(page.items.length).toBeLessThanOrEqual(2);
       seen.push(...page.items.map((v) => `${v.metadata?.namespace}/${v.metadata?.name}`));
       cont = page.metadata?._continue ?? (page.metadata as { continue?: string } | undefined)?.continue;
@@ -258,9 +258,13 @@ describe('watch and informer', () => {
       return (await custom.listNamespacedCustomObject({
         ...VMS,
         namespace: ns,
-      })) as KubernetesListObject<VirtualMachine>;
+      })) as KubernetesListObject<VirtualMachine & KubernetesObject>;
     };
-    const informer = makeInformer<VirtualMachine>(kc, `/apis/kubevirt.io/v1/namespaces/${ns}/virtualmachines`, listFn);
+    const informer = makeInformer<VirtualMachine & KubernetesObject>(
+      kc,
+      `/apis/kubevirt.io/v1/namespaces/${ns}/virtualmachines`,
+      listFn,
+    );
     const log: string[] = [];
     const waiters: { pred: () => boolean; resolve: () => void }[] = [];
     const until = (pred: () => boolean) =>

@@ -40,7 +40,7 @@ function rows(stdout: string): string[][] {
 
 async function setVmStatus(name: string, status: VirtualMachine['status']): Promise<void> {
   const cur = await h.store.get('VirtualMachine', 'default', name);
-  await h.store.updateStatus('VirtualMachine', { ...cur, status });
+  await h.store.updateStatus('VirtualMachine', { ...cur, status: status ?? {} });
 }
 
 describe('kubectl get', () => {

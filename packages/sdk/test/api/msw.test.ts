@@ -1,5 +1,12 @@
 // In-process API without a port: msw handlers (global fetch) and the interceptor (client-node 2.x over undici).
-import { CoreV1Api, CustomObjectsApi, KubeConfig, type KubernetesListObject, Watch } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+  Watch,
+} from '@kubernetes/client-node';
 import { MemoryStore, type VirtualMachine } from '@virtkit/engine';
 import { setupServer } from 'msw/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +19,7 @@ const VMS = '/apis/kubevirt.io/v1/namespaces/default/virtualmachines';
 describe('createMswHandlers with msw setupServer', () => {
   const store = new MemoryStore();
   const server = setupServer(...createMswHandlers({ store, baseUrl: BASE }));
-  beforeAll(() => server.listen({ onUnhandledRequest: 'error' }));
+  beforeAll(() => server.listen());
   afterAll(async () => {
     server.close();
     await store.close();
@@ -26,7 +33,9 @@ describe('createMswHandlers with msw setupServer', () => {
     });
     expect(created.status).toBe(201);
     expect(((await created.json()) as VirtualMachine).metadata.uid).toBeDefined();
-    const list = (await (await fetch(`${BASE}${VMS}`)).json()) as KubernetesListObject<VirtualMachine>;
+    const list = (await (await fetch(`${BASE}${VMS}`)).json()) as KubernetesListObject<
+      VirtualMachine & KubernetesObject
+    >;
     expect(list.items.map((v) => v.metadata?.name)).toEqual(['msw-1']);
     const missing = await fetch(`${BASE}${VMS}/nope`);
     expect(missing.status).toBe(404);
@@ -63,7 +72,7 @@ describe('createMswHandlers with msw setupServer', () => {
   it('requires the token when one is given', async () => {
     const s = new MemoryStore();
     const guarded = setupServer(...createMswHandlers({ store: s, baseUrl: 'http://guarded.test', token: 'sesame' }));
-    guarded.listen({ onUnhandledRequest: 'bypass' });
+    guarded.listen();
     try {
       expect((await fetch(`http://guarded.test${VMS}`)).status).toBe(401);
       const ok = await fetch(`http://guarded.test${VMS}`, { headers: { authorization: 'Bearer sesame' } });

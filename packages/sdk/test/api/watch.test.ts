@@ -3,7 +3,7 @@ import type { ClientRequest, IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { MemoryStore, VirtualClock } from '@virtkit/engine';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createApiHandler } from '../../src/api/index.ts';
+import { createApiHandler, type WatchStream } from '../../src/api/index.ts';
 import { type Harness, startServer, vm, watchRaw } from './support.ts';
 
 const VMS = '/apis/kubevirt.io/v1/namespaces/default/virtualmachines';
@@ -174,7 +174,7 @@ describe('slow watchers', () => {
     const handler = createApiHandler({ store, token: false, watchLimits: { maxEvents: 20, flushIntervalMs: 0 } });
     await store.create('VirtualMachine', vm('s'));
     const rv = store.currentResourceVersion();
-    const watch = (): Promise<{ stream: NonNullable<Awaited<ReturnType<typeof handler.handleRequest>>['stream']> }> =>
+    const watch = (): Promise<{ stream: WatchStream }> =>
       handler.handleRequest({ method: 'GET', path: VMS, query: `watch=true&resourceVersion=${rv}` }) as never;
     const stalled = (await watch()).stream;
     const live = (await watch()).stream;
