@@ -190,7 +190,14 @@ export function decodeJson(text: string): unknown {
     value = JSON.parse(text);
   } catch (err) {
     const msg = (err instanceof Error ? err.message : String(err)).replace(/ in JSON at position \d+.*$/, '');
-    throw badRequest(`the request body is not valid JSON at ${lineCol(text, jsonErrorOffset(text))}: ${msg}`);
+    let where: string;
+    try {
+      where = ` at ${lineCol(text, jsonErrorOffset(text))}`;
+    } catch {
+      // The scanner recurses per nesting level: malformed JSON nested deeper than the stack has no position.
+      where = '';
+    }
+    throw badRequest(`the request body is not valid JSON${where}: ${msg}`);
   }
   return checkDepth(value);
 }
@@ -226,7 +233,9 @@ const YAML_TYPES = new Set(['application/yaml', 'application/x-yaml', 'text/yaml
 /** Decodes a body by its Content-Type (JSON when absent); empty bodies are `undefined`. */
 export function decodeBody(text: string, contentType: string | undefined): unknown {
   if (text.trim() === '') return undefined;
-  const type = parseMediaTypes(contentType)[0]?.type ?? 'application/json';
+  const declared = contentType?.trim();
+  // Absent means JSON; a header that names no media type at all (`;;`) is not a format we read.
+  const type = declared ? (parseMediaTypes(declared)[0]?.type ?? declared) : 'application/json';
   if (YAML_TYPES.has(type)) return decodeYaml(text);
   if (type === 'application/json' || type.endsWith('+json')) return decodeJson(text);
   throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format: ${type}`);
