@@ -68,15 +68,24 @@ function admit(
     else if (m.namespace !== namespace) {
       throw badRequest(
         `the namespace of the provided object (${String(m.namespace)}) does not match the namespace sent on the request (${namespace})`,
+        [{ reason: 'FieldValueInvalid', field: 'metadata.namespace', message: `must be ${JSON.stringify(namespace)}` }],
       );
     }
   } else if (m.namespace !== undefined && m.namespace !== '') {
-    throw badRequest(`${r.kind} is cluster-scoped; metadata.namespace must be empty, got "${String(m.namespace)}"`);
+    throw badRequest(`${r.kind} is cluster-scoped; metadata.namespace must be empty, got "${String(m.namespace)}"`, [
+      {
+        reason: 'FieldValueForbidden',
+        field: 'metadata.namespace',
+        message: 'must be empty for a cluster-scoped kind',
+      },
+    ]);
   } else delete m.namespace;
   if (urlName !== undefined) {
     if (m.name === undefined || m.name === '') m.name = urlName;
     else if (m.name !== urlName) {
-      throw badRequest(`the name of the object (${String(m.name)}) does not match the name on the URL (${urlName})`);
+      throw badRequest(`the name of the object (${String(m.name)}) does not match the name on the URL (${urlName})`, [
+        { reason: 'FieldValueInvalid', field: 'metadata.name', message: `must be ${JSON.stringify(urlName)}` },
+      ]);
     }
   }
   obj.apiVersion = r.storageApiVersion;
