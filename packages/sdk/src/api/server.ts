@@ -162,6 +162,14 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     sockets.add(s);
     s.once('close', () => sockets.delete(s));
   });
+  // Connections still in (or never starting) their TLS handshake are not in `sockets`, and server.close()
+  // would wait for them until the handshake timeout (120 s): close() cuts these too.
+  const handshaking = new Set<Socket>();
+  if (tls)
+    server.on('connection', (s: Socket) => {
+      handshaking.add(s);
+      s.once('close', () => handshaking.delete(s));
+    });
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -194,6 +202,7 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
         // Watches were told to finish; whatever still holds a connection is cut.
         setImmediate(() => {
           for (const s of sockets) s.destroy();
+          for (const s of handshaking) s.destroy();
         });
       });
     },
