@@ -33,12 +33,70 @@ function isActor(x: LifecycleActor | LifecycleSnapshot): x is LifecycleActor {
 
 /** A JSON-safe copy of the actor's (or snapshot's) state, tagged with format and version. */
 export function persist(source: LifecycleActor | LifecycleSnapshot): PersistedLifecycle {
-  const raw = isActor(source) ? source.getPersistedSnapshot() : lifecycleMachine.getPersistedSnapshot(source);
+  const snapshot = isActor(source) ? source.getSnapshot() : source;
   return {
     format: LIFECYCLE_SNAPSHOT_FORMAT,
     version: LIFECYCLE_SNAPSHOT_VERSION,
-    snapshot: JSON.parse(JSON.stringify(raw)) as Record<string, unknown>,
+    snapshot: persistedSnapshot(snapshot),
   };
+}
+
+/**
+ * `JSON.parse(JSON.stringify(machine.getPersistedSnapshot(s)))`, built directly: it is written on every
+ * transition of every VMI, and xstate's generic walk (looking for actor references in the context) and
+ * the text round trip cost more than the transition. The machine has no child actors and no history
+ * states; a snapshot that has either takes xstate's own path.
+ */
+function persistedSnapshot(s: LifecycleSnapshot): Record<string, unknown> {
+  if (!isEmpty(s.children) || !isEmpty(s.historyValue)) {
+    return JSON.parse(JSON.stringify(lifecycleMachine.getPersistedSnapshot(s))) as Record<string, unknown>;
+  }
+  // Same members in the same order as xstate's (`output` and `error` only when set, as JSON drops undefined).
+  const out: Record<string, unknown> = { status: s.status };
+  if (s.output !== undefined) out.output = jsonCopy(s.output);
+  if (s.error !== undefined) out.error = jsonCopy(s.error);
+  out.value = jsonCopy(s.value);
+  out.historyValue = {};
+  out.context = jsonCopy(s.context);
+  out.children = {};
+  return out;
+}
+
+function isEmpty(o: object | undefined): boolean {
+  for (const _ in o) return false;
+  return true;
+}
+
+/** What a JSON round trip makes of plain data: undefined members dropped, in arrays null, `toJSON` honoured. */
+function jsonCopy(v: unknown): unknown {
+  switch (typeof v) {
+    case 'string':
+    case 'boolean':
+      return v;
+    case 'number':
+      return Number.isFinite(v) ? v : null;
+    case 'object': {
+      if (v === null) return null;
+      if (typeof (v as { toJSON?: unknown }).toJSON === 'function')
+        return jsonCopy((v as { toJSON(): unknown }).toJSON());
+      if (Array.isArray(v)) {
+        const out = new Array<unknown>(v.length);
+        for (let i = 0; i < v.length; i++) out[i] = jsonCopy(v[i]) ?? null;
+        return out;
+      }
+      const out: Record<string, unknown> = {};
+      for (const key of Object.keys(v)) {
+        const c = jsonCopy((v as Record<string, unknown>)[key]);
+        if (c === undefined) continue;
+        if (key === '__proto__')
+          Object.defineProperty(out, key, { value: c, enumerable: true, writable: true, configurable: true });
+        else out[key] = c;
+      }
+      return out;
+    }
+    default:
+      return undefined;
+  }
 }
 
 function check(json: unknown): PersistedLifecycle {
