@@ -10,16 +10,26 @@ export class UnsafeValueError extends Error {
 // XML 1.0 forbids these code points even when escaped, so they are rejected rather than encoded.
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 const XML_FORBIDDEN = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/;
+/** A UTF-16 surrogate without its pair: not a character at all, so XML (and UTF-8) cannot carry it. */
+const LONE_SURROGATE = /\p{Surrogate}/u;
 
-/** Escapes text or an attribute value (either quote style) for XML; rejects characters XML cannot carry. */
+/**
+ * Escapes text or an attribute value (either quote style) for XML; rejects characters XML cannot carry.
+ * Tab, line feed and carriage return become character references: a parser turns them into spaces inside
+ * attributes and turns CR into LF in text, so written literally they would not read back as written.
+ */
 export function xmlEscape(value: string, field = 'value'): string {
   if (XML_FORBIDDEN.test(value)) throw new UnsafeValueError(field, 'contains a control character');
+  if (LONE_SURROGATE.test(value)) throw new UnsafeValueError(field, 'contains an unpaired UTF-16 surrogate');
   return value
     .replaceAll('&', '&amp;')
     .replaceAll('<', '&lt;')
     .replaceAll('>', '&gt;')
     .replaceAll('"', '&quot;')
-    .replaceAll("'", '&apos;');
+    .replaceAll("'", '&apos;')
+    .replaceAll('\t', '&#9;')
+    .replaceAll('\n', '&#10;')
+    .replaceAll('\r', '&#13;');
 }
 
 /** Inverse of `xmlEscape` plus numeric character references (libvirt may re-encode when it formats XML). */
