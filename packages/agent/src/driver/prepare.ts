@@ -150,7 +150,7 @@ const UUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0
 
 async function pullImage(image: string, ctx: PrepareContext, policy?: string) {
   const t = translateImage(image, ctx.translations);
-  if (!t) throw new ImageError('ImageFetchFailed', `no translation for image "${image}" and it is not a URL or path`);
+  if (!t) throw new ImageError('ImageFetchFailed', `no translation for image "${image}" and it is not an http(s) URL`);
   let fetching = false;
   const pulled = await ctx.images.pull(t.url, {
     name: image,

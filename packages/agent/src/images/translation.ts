@@ -1,5 +1,3 @@
-import { pathToFileURL } from 'node:url';
-
 /**
  * Virtlet-style image name translation: maps a `containerDisk.image` name to where the image really is
  * (an http(s) URL, a `file://` URL or an absolute path).
@@ -21,12 +19,17 @@ export interface ImageTranslationConfig {
 }
 
 export interface TranslatedImage {
-  /** `http(s)://…` or `file://…` URL. */
+  /** `http(s)://…` or (from a translation rule) `file://…` URL. */
   url: string;
   sha256?: string;
 }
 
-/** Translates an image name. Names that already are URLs or absolute paths pass through unchanged. */
+/**
+ * Translates an image name. Names that already are http(s) URLs pass through unchanged. `file://` URLs and
+ * absolute paths do not: the image name comes from whoever may create a VM, and letting it name a file on
+ * the node would copy any file the agent can read (/etc/shadow, another VM's disk) into that VM. Local
+ * images are reached through a translation rule, which the node's operator writes.
+ */
 export function translateImage(image: string, configs: readonly ImageTranslationConfig[]): TranslatedImage | undefined {
   for (const config of configs) {
     let name = image;
@@ -40,6 +43,9 @@ export function translateImage(image: string, configs: readonly ImageTranslation
     for (const rule of config.translations) {
       if (rule.regexp === undefined) continue;
       const m = new RegExp(`^(?:${rule.regexp})$`).exec(name);
+      // What a name puts into the URL must not climb out of where the rule points (`local/../../etc/x`).
+      if (m?.slice(1).some((g) => g !== undefined && (g.includes('%') || g.split('/').some((s) => s === '..'))))
+        continue;
       if (m)
         return withSum(
           rule.url.replace(/\$(\d+)/g, (_, n: string) => m[Number(n)] ?? ''),
@@ -47,8 +53,7 @@ export function translateImage(image: string, configs: readonly ImageTranslation
         );
     }
   }
-  if (/^(https?|file):\/\//.test(image)) return { url: image };
-  if (image.startsWith('/')) return { url: pathToFileURL(image).href };
+  if (/^https?:\/\//.test(image)) return { url: image };
   return undefined;
 }
 

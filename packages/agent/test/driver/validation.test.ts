@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { DriverError } from '@virtkit/engine';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LibvirtNodeDriver } from '../../src/index.ts';
@@ -23,7 +24,11 @@ describe('LibvirtNodeDriver refuses bad definitions with the port reasons', () =
     driver = await LibvirtNodeDriver.open({
       nodeName: `validation-node-${RUN}`,
       dataDir: data.dir,
-      imageTranslations: await guestTranslations(),
+      // Local images come through a translation rule: a VM may not name node files itself.
+      imageTranslations: [
+        ...(await guestTranslations()),
+        { translations: [{ regexp: 'local/(.+)', url: `${pathToFileURL(data.dir).href}/$1` }] },
+      ],
       hostDiskRoots: [`${data.dir}/hostdisks`],
     });
     driver.onEvent(log.push);
@@ -158,7 +163,7 @@ describe('LibvirtNodeDriver refuses bad definitions with the port reasons', () =
                 disks: [{ name: 'root', disk: { bus: 'virtio' as const } }, ...(def.spec.domain.devices.disks ?? [])],
               },
             },
-            volumes: [{ name: 'root', containerDisk: { image: base } }, ...(def.spec.volumes ?? [])],
+            volumes: [{ name: 'root', containerDisk: { image: 'local/base.raw' } }, ...(def.spec.volumes ?? [])],
           },
         };
       }),
