@@ -84,6 +84,9 @@ export class ImageStore {
     let file = name.replaceAll('/', '%');
     // After the replacement there is no separator left; only `.`/`..` could still mean a directory.
     if (file === '.' || file === '..') file = `%${file}`;
+    // 240 characters can be 960 bytes; a file name may have 255 (NAME_MAX), else the rename fails later.
+    if (Buffer.byteLength(file) > 255)
+      throw new ImageError('InvalidSpec', `image name "${name.slice(0, 64)}" is too long to store (over 255 bytes)`);
     return join(this.dir, 'links', file);
   }
 
