@@ -124,6 +124,13 @@ export class RawWatch {
   #chunkLeft = 0;
   #listeners = new Set<() => void>();
 
+  /** Called with each event as it is parsed. */
+  onEvent: ((e: WatchEventLine) => void) | undefined;
+  /** Whether events are kept in `events` (a long soak counts them instead). */
+  keep = true;
+  /** Events parsed so far. */
+  received = 0;
+
   constructor(server: { url: string; token: string; ca: string }, path: string, readUpTo = Number.POSITIVE_INFINITY) {
     const u = new URL(server.url);
     this.socket = tlsConnect({ host: u.hostname, port: Number(u.port), ca: server.ca });
@@ -178,8 +185,13 @@ export class RawWatch {
       this.#data = this.#data.slice(0, -2);
       const lines = this.#data.split('\n');
       this.#data = lines.pop() ?? '';
-      for (const l of lines)
-        if (l) this.events.push(JSON.parse(Buffer.from(l, 'latin1').toString('utf8')) as WatchEventLine);
+      for (const l of lines) {
+        if (!l) continue;
+        const e = JSON.parse(Buffer.from(l, 'latin1').toString('utf8')) as WatchEventLine;
+        this.received++;
+        if (this.keep) this.events.push(e);
+        this.onEvent?.(e);
+      }
     }
   }
 
