@@ -4,7 +4,10 @@
  * node drivers.
  */
 import {
+  applyJsonPatch,
+  applyMergePatch,
   type Clock,
+  ConflictError,
   type DeleteOptions,
   defaultObject,
   type Kind,
@@ -41,6 +44,9 @@ export interface EmbeddedTransportOptions {
   /** Called by close() after the transport is done (stops the engine, nodes, store). */
   onClose?: () => Promise<void>;
 }
+
+/** How often a patch is applied again when the object changed between reading and writing it. */
+const PATCH_RETRIES = 5;
 
 export class EmbeddedTransport implements Transport {
   readonly mode = 'embedded' as const;
@@ -80,6 +86,11 @@ export class EmbeddedTransport implements Transport {
     return this.store.update(kind, admitted);
   }
 
+  /**
+   * Like the API server: the patched object is defaulted and validated before it is stored (the store alone
+   * would keep a patch that makes the object invalid). A write that raced with another is patched again on
+   * the new state, unless the patch itself named the resourceVersion to apply to.
+   */
   async patch<K extends Kind>(
     kind: K,
     namespace: string | undefined,
@@ -87,7 +98,20 @@ export class EmbeddedTransport implements Transport {
     type: PatchType,
     patch: unknown,
   ): Promise<KindMap[K]> {
-    return this.store.patch(kind, namespace, name, type, patch);
+    for (let attempt = 0; ; attempt++) {
+      const current = await this.store.get(kind, namespace, name);
+      const patched = (
+        type === 'json' ? applyJsonPatch(current, patch, { kind, name }) : applyMergePatch(current, patch)
+      ) as KindMap[K];
+      const ownPrecondition = patched?.metadata?.resourceVersion !== current.metadata.resourceVersion;
+      const admitted = defaultObject({ ...patched, kind });
+      validateOrThrow(admitted, kind);
+      try {
+        return await this.store.update(kind, admitted);
+      } catch (err) {
+        if (!(err instanceof ConflictError) || ownPrecondition || attempt >= PATCH_RETRIES) throw err;
+      }
+    }
   }
 
   async delete<K extends Kind>(
