@@ -318,6 +318,54 @@ describe('hostile strings through the API server and the embedded SDK', () => {
     console.log(`injection: ${run.length} carried values run in a VMI unchanged (phases ${JSON.stringify(phases)})`);
   }, 300_000);
 
+  it('validates patches and refuses absurd nesting through both doors alike', async () => {
+    const bad = { spec: { template: { spec: { domain: { memory: { guest: 'bogus' }, cpu: { cores: -1 } } } } } };
+    await vk.vms.create(vm('patched') as Obj);
+    // Created through the API too, so both stored objects are defaulted alike.
+    const created = await raw(h.server, '/apis/kubevirt.io/v1/namespaces/default/virtualmachines', {
+      method: 'POST',
+      body: JSON.stringify(vm('patched')),
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(created.status).toBe(201);
+    const emb = await vk.transport.patch('VirtualMachine', 'default', 'patched', 'merge', bad).catch((e: unknown) => e);
+    expect(emb).toBeInstanceOf(InvalidSpecError);
+    const embFields = (emb as InvalidSpecError).causes.map((c) => c.field).sort();
+    const api = await raw(h.server, '/apis/kubevirt.io/v1/namespaces/default/virtualmachines/patched', {
+      method: 'PATCH',
+      body: JSON.stringify(bad),
+      headers: { 'content-type': 'application/merge-patch+json' },
+    });
+    expect(api.status).toBe(422);
+    const apiFields = (api.json() as { details: { causes: { field: string }[] } }).details.causes
+      .map((c) => c.field)
+      .sort();
+    expect(embFields).toEqual(apiFields);
+    expect(embFields).toEqual([`${SPEC}.domain.cpu.cores`, `${SPEC}.domain.memory.guest`]);
+    // Nothing was stored by either.
+    expect(tspec((await vk.vms.get('patched')) as Obj).domain.memory?.guest).toBe('128Mi');
+    expect(tspec((await h.store.get('VirtualMachine', 'default', 'patched')) as Obj).domain.memory?.guest).toBe(
+      '128Mi',
+    );
+    // A valid patch still applies, and is defaulted like a create.
+    await vk.transport.patch('VirtualMachine', 'default', 'patched', 'merge', { spec: { runStrategy: 'Manual' } });
+    expect((await vk.vms.get('patched')).spec?.runStrategy).toBe('Manual');
+
+    let deep: Record<string, unknown> = { leaf: 1 };
+    for (let i = 0; i < 5000; i++) deep = { a: deep };
+    const o = { ...vm('deep'), spec: { ...vm('deep').spec, x: deep } } as Obj;
+    const e = await vk.vms.create(o).catch((err: unknown) => err);
+    expect(e).toBeInstanceOf(InvalidSpecError);
+    expect((e as InvalidSpecError).causes[0]?.field).toMatch(/^spec\.x\.a\.a/);
+    const r = await raw(h.server, '/apis/kubevirt.io/v1/namespaces/default/virtualmachines', {
+      method: 'POST',
+      body: `{"apiVersion":"kubevirt.io/v1","kind":"VirtualMachine","metadata":{"name":"deep"},"spec":{"x":${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}}}`,
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(r.status).toBe(400);
+    expect(JSON.stringify(r.json())).toContain('"field":"spec.x.a.a');
+  });
+
   it('reads bytes that are not UTF-8 as U+FFFD, as the Kubernetes apiserver does, and validates the result', async () => {
     const body = (field: 'label' | 'annotation' | 'userData' | 'name') => {
       const o = vm(`bytes-${field.toLowerCase()}`) as Obj;
