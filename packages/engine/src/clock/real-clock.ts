@@ -1,5 +1,8 @@
 import type { Clock, TimerHandle } from '../ports/clock.ts';
 
+/** The longest delay one Node timer can hold. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** Wall-clock time for production. */
 export class RealClock implements Clock {
   now(): number {
@@ -7,8 +10,15 @@ export class RealClock implements Clock {
   }
 
   setTimer(ms: number, fn: () => void): TimerHandle {
-    const t = setTimeout(fn, Math.max(0, ms));
-    t.unref?.();
+    // A Node timer holds at most 2^31-1 ms (~24.8 days); longer ones would fire after 1 ms instead (a watch
+    // asked to last 30 days ended at once), so they run as a chain. An infinite delay never fires.
+    if (ms === Number.POSITIVE_INFINITY) return { cancel: () => {} };
+    let t: ReturnType<typeof setTimeout>;
+    const arm = (left: number): void => {
+      t = left > MAX_TIMER_MS ? setTimeout(() => arm(left - MAX_TIMER_MS), MAX_TIMER_MS) : setTimeout(fn, left);
+      t.unref?.();
+    };
+    arm(Number.isNaN(ms) ? 0 : Math.max(0, ms));
     return { cancel: () => clearTimeout(t) };
   }
 
