@@ -417,6 +417,43 @@ describe('selectors', () => {
   });
 });
 
+/** A watch response is a WatchStream, which says whether it still takes events. */
+const isOpen = (stream: unknown): boolean => (stream as { open?: boolean } | undefined)?.open === true;
+
+describe('watch parameters', () => {
+  it('keeps a watch with an enormous timeoutSeconds open, and refuses nonsense ones', async () => {
+    // 46 days: past the 2^31 ms a single Node timer can hold (it would fire after 1 ms instead).
+    const r = await h.server.handleRequest({
+      method: 'GET',
+      path: VMS,
+      query: { watch: 'true', timeoutSeconds: '4000000', resourceVersion: h.store.currentResourceVersion() },
+      headers: { authorization: `Bearer ${h.server.token}` },
+    });
+    expect(r.status).toBe(200);
+    await new Promise((res) => setTimeout(res, 200));
+    expect(isOpen(r.stream)).toBe(true);
+    await h.store.create('VirtualMachine', vm('long-watch'));
+    const batch = await r.stream!.next();
+    expect(batch).toContain('"long-watch"');
+    r.stream!.cancel();
+    await h.store.delete('VirtualMachine', 'default', 'long-watch');
+    for (const t of ['-1', '1.5', 'abc', '1e3', '', '99999999999999999999999']) {
+      const w = await h.server.handleRequest({
+        method: 'GET',
+        path: VMS,
+        query: { watch: 'true', timeoutSeconds: t, resourceVersion: h.store.currentResourceVersion() },
+        headers: { authorization: `Bearer ${h.server.token}` },
+      });
+      expect([200, 400], `timeoutSeconds=${t}`).toContain(w.status);
+      if (w.status === 200) {
+        await new Promise((res) => setTimeout(res, 50));
+        expect(isOpen(w.stream), `timeoutSeconds=${t}`).toBe(true);
+      }
+      w.stream?.cancel();
+    }
+  });
+});
+
 describe('slow and abandoned clients', () => {
   it('closes promptly while connections never finished (or never started) their TLS handshake', async () => {
     const other = await startServer();
