@@ -454,6 +454,57 @@ describe('watch parameters', () => {
   });
 });
 
+describe('list and watch positions', () => {
+  it('answers forged resourceVersions, limits and continue tokens with a 4xx Status or a normal answer, never 500', async () => {
+    const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+    const rvs = [
+      '-1',
+      'abc',
+      '1e3',
+      '99999999999999999999999',
+      '9007199254740993',
+      ' 1',
+      '1 ',
+      '0x10',
+      `${'9'.repeat(5000)}`,
+    ];
+    const conts = [
+      'garbage',
+      '',
+      '%%%',
+      b64({}),
+      b64({ rv: -1 }),
+      b64({ rv: 'x', start: { $gt: '' } }),
+      b64([1, 2]),
+      b64('s'),
+      'e30',
+    ];
+    const limits = ['-5', '0', '1', '1e9', '99999999999999999999', 'NaN', '1.5'];
+    const seen = new Set<number>();
+    const check = async (query: string) => {
+      const r = await h.server.handleRequest({
+        method: 'GET',
+        path: VMS,
+        query,
+        headers: { authorization: `Bearer ${h.server.token}` },
+      });
+      seen.add(r.status);
+      expect(r.status, `${query.slice(0, 80)}: ${r.body?.slice(0, 200)}`).toBeLessThan(500);
+      if (r.status >= 400) expect(JSON.parse(r.body!)).toMatchObject({ kind: 'Status', code: r.status });
+      r.stream?.cancel();
+    };
+    for (const rv of rvs) {
+      await check(`resourceVersion=${encodeURIComponent(rv)}`);
+      await check(`watch=true&resourceVersion=${encodeURIComponent(rv)}`);
+      await check(`resourceVersion=${encodeURIComponent(rv)}&resourceVersionMatch=Exact`);
+    }
+    for (const c of conts) await check(`limit=1&continue=${encodeURIComponent(c)}`);
+    for (const l of limits) await check(`limit=${encodeURIComponent(l)}`);
+    expect(h.server.handler.openWatches).toBe(0);
+    expect([...seen].some((s) => s >= 400)).toBe(true);
+  });
+});
+
 describe('slow and abandoned clients', () => {
   it('closes promptly while connections never finished (or never started) their TLS handshake', async () => {
     const other = await startServer();
