@@ -14,18 +14,28 @@ export interface PatchTarget {
 
 const ANON: PatchTarget = { kind: 'object', name: '' };
 
+export interface ApplyPatchOptions {
+  /**
+   * The result may share the subtrees a patch leaves alone with the document, and values with the patch:
+   * for inputs nobody modifies (the store's frozen objects), so a patch costs what it changes. Default: the
+   * result is a fresh copy throughout.
+   */
+  share?: boolean;
+}
+
 /**
  * RFC 7386: objects merge key by key, `null` deletes a key, anything else (arrays included) replaces.
  * Returns a new tree; `target` is not modified.
  */
-export function applyMergePatch(target: unknown, patch: unknown): unknown {
-  if (!isJsonObject(patch)) return cloneJson(patch);
-  const out: Record<string, unknown> = isJsonObject(target) ? cloneJson(target) : {};
+export function applyMergePatch(target: unknown, patch: unknown, options: ApplyPatchOptions = {}): unknown {
+  const share = options.share === true;
+  if (!isJsonObject(patch)) return share ? patch : cloneJson(patch);
+  const out: Record<string, unknown> = isJsonObject(target) ? (share ? { ...target } : cloneJson(target)) : {};
   for (const key of Object.keys(patch)) {
     const value = patch[key];
     if (value === null) delete out[key];
     else if (value !== undefined)
-      setOwn(out, key, applyMergePatch(Object.hasOwn(out, key) ? out[key] : undefined, value));
+      setOwn(out, key, applyMergePatch(Object.hasOwn(out, key) ? out[key] : undefined, value, options));
   }
   return out;
 }
@@ -77,11 +87,53 @@ function getAt(doc: unknown, tokens: readonly string[]): unknown {
  * RFC 6902: applies operations in order to a copy of `doc`; all or nothing. A failing `test` throws
  * `InvalidSpecError` whose cause's field is the tested path.
  */
-export function applyJsonPatch(doc: unknown, operations: unknown, target: PatchTarget = ANON): unknown {
+export function applyJsonPatch(
+  doc: unknown,
+  operations: unknown,
+  target: PatchTarget = ANON,
+  options: ApplyPatchOptions = {},
+): unknown {
   if (!Array.isArray(operations)) {
     throw new RequestError('BadRequest', 'json patch must be an array of operations');
   }
-  let root: unknown = cloneJson(doc);
+  const share = options.share === true;
+  let root: unknown = share ? doc : cloneJson(doc);
+  /** Containers this call made (when sharing): only these may be modified in place. */
+  const owned = new Set<unknown>();
+  const own = <T>(c: T): T => {
+    if (owned.has(c)) return c;
+    const copy = (Array.isArray(c) ? c.slice() : { ...c }) as T;
+    owned.add(copy);
+    return copy;
+  };
+  /** The value at `tokens` for modifying it in place: when sharing, the containers on the way are copied first. */
+  const writable = (tokens: readonly string[]): unknown => {
+    if (!share) return getAt(root, tokens);
+    if (typeof root !== 'object' || root === null) return tokens.length === 0 ? root : MISSING;
+    root = own(root);
+    let cur = root as Record<string, unknown> | unknown[];
+    for (let k = 0; k < tokens.length; k++) {
+      const t = tokens[k]!;
+      let key: string | number;
+      if (Array.isArray(cur)) {
+        const i = arrayIndex(t, cur.length, false);
+        if (i === undefined) return MISSING;
+        key = i;
+      } else {
+        if (!Object.hasOwn(cur, t)) return MISSING;
+        key = t;
+      }
+      const child = (cur as Record<string | number, unknown>)[key];
+      if (typeof child !== 'object' || child === null) return k === tokens.length - 1 ? child : MISSING;
+      const mine = own(child);
+      if (mine !== child) {
+        if (Array.isArray(cur)) cur[key as number] = mine;
+        else setOwn(cur, key as string, mine);
+      }
+      cur = mine as Record<string, unknown> | unknown[];
+    }
+    return cur;
+  };
 
   const bad = (i: number, message: string) => new RequestError('BadRequest', `json patch operation ${i}: ${message}`);
   const unapplicable = (i: number, op: string, path: string, message: string) =>
@@ -102,7 +154,7 @@ export function applyJsonPatch(doc: unknown, operations: unknown, target: PatchT
       root = value;
       return;
     }
-    const parent = getAt(root, tokens.slice(0, -1));
+    const parent = writable(tokens.slice(0, -1));
     const last = tokens[tokens.length - 1]!;
     if (Array.isArray(parent)) {
       const idx = arrayIndex(last, parent.length, true);
@@ -117,7 +169,7 @@ export function applyJsonPatch(doc: unknown, operations: unknown, target: PatchT
 
   const remove = (i: number, opName: string, path: string, tokens: string[]): unknown => {
     if (tokens.length === 0) throw unapplicable(i, opName, path, 'cannot remove the whole document');
-    const parent = getAt(root, tokens.slice(0, -1));
+    const parent = writable(tokens.slice(0, -1));
     const last = tokens[tokens.length - 1]!;
     if (Array.isArray(parent)) {
       const idx = arrayIndex(last, parent.length, false);
@@ -142,7 +194,7 @@ export function applyJsonPatch(doc: unknown, operations: unknown, target: PatchT
       case 'test': {
         const tokens = pointer(i, raw, 'path');
         if (!Object.hasOwn(raw, 'value') || raw.value === undefined) throw bad(i, `"${op}" needs a "value"`);
-        const value = cloneJson(raw.value);
+        const value = share ? raw.value : cloneJson(raw.value);
         if (op === 'add') add(i, op, path, tokens, value);
         else if (op === 'replace') {
           if (getAt(root, tokens) === MISSING) throw unapplicable(i, op, path, 'the target location does not exist');

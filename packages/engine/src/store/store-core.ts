@@ -337,7 +337,11 @@ export class StoreCore implements ResourceStore {
       const current = this.#table(info.kind).objects.get(key);
       if (!current) throw new NotFoundError(info.kind, name, ns);
       const target = { kind: info.kind, name };
-      const patched = type === 'json' ? applyJsonPatch(current, body, target) : applyMergePatch(current, body);
+      // Both the stored object and the validated body are frozen: the result shares what the patch leaves alone.
+      const patched =
+        type === 'json'
+          ? applyJsonPatch(current, body, target, { share: true })
+          : applyMergePatch(current, body, { share: true });
       if (!isJsonObject(patched)) throw new RequestError('BadRequest', 'patch: the result is not an object');
       const meta = isJsonObject(patched.metadata) ? patched.metadata : {};
       const causes: FieldCause[] = [];

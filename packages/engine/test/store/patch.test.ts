@@ -134,3 +134,80 @@ describe('applyJsonPatch (RFC 6902)', () => {
     expect(parseJsonPointer('/a~')).toBeUndefined();
   });
 });
+
+describe('patches with shared subtrees (the store: frozen inputs)', () => {
+  const freeze = <T>(v: T): T => {
+    if (typeof v === 'object' && v !== null) {
+      for (const x of Object.values(v)) freeze(x);
+      Object.freeze(v);
+    }
+    return v;
+  };
+  const doc = () => freeze({ foo: ['bar', 'baz'], obj: { k: 1, deep: { x: [1, 2] } }, keep: { big: { a: 1 } } });
+  const jsonCases: unknown[][] = [
+    [{ op: 'add', path: '/foo/1', value: 'qux' }],
+    [{ op: 'add', path: '/foo/-', value: { o: 1 } }],
+    [{ op: 'remove', path: '/foo/0' }],
+    [{ op: 'replace', path: '/obj/k', value: 2 }],
+    [{ op: 'add', path: '/obj/deep/x/0', value: 0 }],
+    [{ op: 'move', from: '/obj/k', path: '/moved' }],
+    [{ op: 'move', from: '/foo/0', path: '/foo/1' }],
+    [
+      { op: 'copy', from: '/obj', path: '/copy' },
+      { op: 'replace', path: '/copy/k', value: 5 },
+      { op: 'add', path: '/copy/deep/x/-', value: 3 },
+    ],
+    [
+      { op: 'add', path: '/new', value: { a: { b: 1 } } },
+      { op: 'add', path: '/new/a/c', value: 2 },
+    ],
+    [{ op: 'test', path: '/obj', value: { k: 1, deep: { x: [1, 2] } } }],
+    [{ op: 'replace', path: '', value: [1] }],
+    [
+      { op: 'replace', path: '', value: { a: { b: 1 } } },
+      { op: 'add', path: '/a/c', value: 2 },
+    ],
+  ];
+
+  it('json patch: the same result as a full copy, inputs untouched, untouched subtrees shared', () => {
+    for (const raw of jsonCases) {
+      const ops = freeze(structuredClone(raw));
+      const d = doc();
+      const want = applyJsonPatch(doc(), structuredClone(raw));
+      const got = applyJsonPatch(d, ops, undefined, { share: true });
+      expect(got, JSON.stringify(raw)).toEqual(want);
+      expect(d).toEqual(doc());
+      expect(ops).toEqual(raw);
+      if (typeof got === 'object' && got !== null && !Array.isArray(got) && 'keep' in got) {
+        expect((got as { keep: unknown }).keep).toBe(d.keep);
+      }
+    }
+  });
+
+  it('json patch: a failing operation leaves the frozen document as it was', () => {
+    const d = doc();
+    expect(() =>
+      applyJsonPatch(
+        d,
+        freeze([
+          { op: 'add', path: '/obj/deep/y', value: 1 },
+          { op: 'test', path: '/obj/k', value: 2 },
+        ]),
+        undefined,
+        { share: true },
+      ),
+    ).toThrow(InvalidSpecError);
+    expect(d).toEqual(doc());
+  });
+
+  it('merge patch: the same result as a full copy, inputs untouched, untouched subtrees shared', () => {
+    for (const patch of [{ obj: { k: 2 } }, { obj: { deep: null } }, { foo: ['x'] }, { added: { a: 1 } }, 'flat']) {
+      const d = doc();
+      const p = freeze(structuredClone(patch));
+      const got = applyMergePatch(d, p, { share: true });
+      expect(got, JSON.stringify(patch)).toEqual(applyMergePatch(doc(), structuredClone(patch)));
+      expect(d).toEqual(doc());
+      if (typeof got === 'object' && got !== null) expect((got as { keep: unknown }).keep).toBe(d.keep);
+    }
+  });
+});
