@@ -79,6 +79,11 @@ interface Runtime {
   actor: LifecycleActor;
   /** Ids of commands issued in this process. */
   issued: Set<number>;
+  /**
+   * Non-migrate calls in flight in this process (command id → node), including ones the machine has since
+   * dropped as superseded: the call itself still runs, and the next command for that node waits for it.
+   */
+  running: Map<number, string>;
   /** Commands with ids below this were recorded before this process restored the actor. */
   restoredBelow: number;
   /** Compare the machine with the node's actual domain once (after a restore). */
@@ -215,6 +220,7 @@ export class VmiController {
       uid,
       actor,
       issued: new Set(),
+      running: new Map(),
       restoredBelow: restored ? ctx.nextCommandId : 0,
       resync: restored,
       retries: new Map(),
@@ -640,8 +646,19 @@ export class VmiController {
         if (cmd.type === 'migrate') continue;
         return; // one at a time: wait for the one in flight
       }
+      // A superseded command is no longer pending but may still be running (a start the stop dropped): a
+      // destroy sent beside it finds nothing to destroy, and the start then leaves a domain running.
+      if (cmd.type !== 'migrate' && [...rt.running.values()].includes(cmd.node)) return;
       rt.issued.add(cmd.id);
-      void this.#ctx.track(this.#run(key, vmi, rt, cmd));
+      if (cmd.type !== 'migrate') rt.running.set(cmd.id, cmd.node);
+      void this.#ctx.track(
+        this.#run(key, vmi, rt, cmd).finally(() => {
+          // Once it is out of the machine (dropped, or settled by a reconcile that had to wait for this call),
+          // nothing else brings the next command on; a command still pending has its retry scheduled.
+          const pending = rt.actor.getSnapshot().context.pending.some((c) => c.id === cmd.id);
+          if (rt.running.delete(cmd.id) && !pending) this.queue.add(key);
+        }),
+      );
       if (cmd.type !== 'migrate') return;
     }
   }
