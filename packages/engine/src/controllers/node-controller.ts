@@ -215,12 +215,20 @@ export class NodeController {
     // All stale copies go at once: the node stays NotReady (and its guests fenced) only as long as the slowest.
     await Promise.all(
       domains.map(async (d) => {
-        const vmi = ctx.informers.vmi.byIndex(IDX_VMI_BY_UID, d.uid)[0];
-        const why = this.#orphanReason(name, d, vmi);
+        const vmiOf = () => ctx.informers.vmi.byIndex(IDX_VMI_BY_UID, d.uid)[0];
+        const why = this.#orphanReason(name, d, vmiOf());
         if (!why) return;
+        // The listing ages while these calls run: the VMI controller may clean a finished VMI's domain up
+        // itself, and a new VMI of the same name then defines another domain under the same id. Each call
+        // acts only on the domain listed (same uid), and only while it is still an orphan.
+        const stillOrphan = async () => {
+          const now = await ctx.track(driver.getDomain(d.id));
+          return now !== undefined && now.uid === d.uid && this.#orphanReason(name, now, vmiOf()) !== undefined;
+        };
         try {
+          if (!(await stillOrphan())) return;
           await ctx.track(driver.destroyDomain(d.id));
-          await ctx.track(driver.undefineDomain(d.id));
+          if (await stillOrphan()) await ctx.track(driver.undefineDomain(d.id));
         } catch (err) {
           if (!(err instanceof DriverError && err.reason === 'DomainNotFound')) throw err;
         }
