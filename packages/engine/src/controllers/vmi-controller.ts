@@ -63,8 +63,15 @@ const GiB = 1024 ** 3;
 /** Unschedulable VMIs skipped by a capacity change are re-evaluated at most this often while changes keep coming. */
 const CAPACITY_REFRESH_MS = 1_000;
 
-/** Commands whose failure with NodeUnreachable is retried until the node is declared lost. */
+/**
+ * Commands whose failure with NodeUnreachable is retried until the node is declared lost. A define or start
+ * cut off by an agent or libvirtd restart is retried too (as virt-handler resumes a VMI after its own restart):
+ * the retry finds what the first attempt did (same-uid define returns the domain, a start of a running domain
+ * is probed and acknowledged).
+ */
 const RETRY_WHEN_UNREACHABLE = new Set([
+  'define',
+  'start',
   'shutdown',
   'destroy',
   'undefine',
