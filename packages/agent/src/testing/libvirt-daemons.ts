@@ -68,6 +68,13 @@ export interface LibvirtDaemon {
   logFile: string;
   /** Destroys the daemon's running domains, stops libvirtd and virtlogd, removes `baseDir` unless kept. */
   stop(): Promise<void>;
+  /**
+   * Restarts libvirtd alone, as a crash or a package upgrade would: `signal` (default SIGKILL) to the daemon,
+   * then, once it is gone and `whileDown` has run, a new libvirtd over the same directories (in a new mount
+   * namespace). QEMU processes and virtlogd keep running, and the new daemon reconnects to the running
+   * domains. `pid` is the new daemon's afterwards.
+   */
+  restart(options?: { signal?: 'SIGKILL' | 'SIGTERM'; whileDown?: () => Promise<void> }): Promise<void>;
 }
 
 const SYSTEM = {
@@ -124,18 +131,21 @@ export async function startLibvirtDaemon(options: LibvirtDaemonOptions = {}): Pr
   };
   const self = fileURLToPath(import.meta.url);
   const nodeArgs = self.endsWith('.ts') ? ['--conditions=@virtkit/source'] : [];
-  try {
-    await execFileAsync(
-      '/usr/bin/unshare',
-      ['--mount', '--propagation', 'private', process.execPath, ...nodeArgs, self, LAUNCH_FLAG, JSON.stringify(launch)],
-      { encoding: 'utf8', timeout: 60_000 },
-    );
-  } catch (err) {
-    const e = err as { stderr?: string; stdout?: string; message: string };
-    throw new Error(`starting libvirtd ${name} failed: ${e.stderr || e.stdout || e.message}${logTail(dirs.log)}`, {
-      cause: err,
-    });
-  }
+  const runLauncher = async (spec: LaunchSpec, what: string) => {
+    try {
+      await execFileAsync(
+        '/usr/bin/unshare',
+        ['--mount', '--propagation', 'private', process.execPath, ...nodeArgs, self, LAUNCH_FLAG, JSON.stringify(spec)],
+        { encoding: 'utf8', timeout: 60_000 },
+      );
+    } catch (err) {
+      const e = err as { stderr?: string; stdout?: string; message: string };
+      throw new Error(`${what} libvirtd ${name} failed: ${e.stderr || e.stdout || e.message}${logTail(dirs.log)}`, {
+        cause: err,
+      });
+    }
+  };
+  await runLauncher(launch, 'starting');
   const pid = readPid(libvirtdPidFile);
   const virtlogdPid = readPidOrUndefined(virtlogdPidFile);
   live.set(pid, { baseDir, virtlogdPid });
@@ -152,6 +162,24 @@ export async function startLibvirtDaemon(options: LibvirtDaemonOptions = {}): Pr
     pid,
     logFile: join(dirs.log, 'libvirtd.log'),
     stop: () => stopDaemon(daemon, virtlogdPid, options.keepFiles ?? false),
+    restart: async (how = {}) => {
+      const old = daemon.pid;
+      if (alive(old)) {
+        process.kill(old, how.signal ?? 'SIGKILL');
+        if (!(await waitForExit(old, 15_000))) {
+          process.kill(old, 'SIGKILL');
+          await waitForExit(old, 5_000);
+        }
+      }
+      await how.whileDown?.();
+      // virtlogd is still running (it holds the guests' console logs): only libvirtd starts again.
+      await runLauncher({ mounts: launch.mounts, libvirtdPidFile }, 'restarting');
+      const pid = readPid(libvirtdPidFile);
+      live.delete(old);
+      live.set(pid, { baseDir, virtlogdPid });
+      daemon.pid = pid;
+      await waitUntilAnswers(socketPath, pid, options.readyTimeoutMs ?? 60_000, dirs.log);
+    },
   };
   try {
     await waitUntilAnswers(socketPath, pid, options.readyTimeoutMs ?? 60_000, dirs.log);
@@ -374,7 +402,8 @@ interface LaunchSpec {
   /** [source on the host, target inside the namespace]. */
   mounts: Array<[string, string]>;
   libvirtdPidFile: string;
-  virtlogdPidFile: string;
+  /** Absent when virtlogd is already running (a restart of libvirtd alone). */
+  virtlogdPidFile?: string;
 }
 
 function launch(spec: LaunchSpec): void {
@@ -383,7 +412,8 @@ function launch(spec: LaunchSpec): void {
     execFileSync('/usr/bin/mount', ['--bind', src, dst], { stdio: 'inherit' });
   }
   // Both daemonize (-d): the parent exits once the child is set up, leaving it in this namespace.
-  execFileSync('/usr/sbin/virtlogd', ['-d', '-p', spec.virtlogdPidFile], { stdio: 'inherit' });
+  if (spec.virtlogdPidFile)
+    execFileSync('/usr/sbin/virtlogd', ['-d', '-p', spec.virtlogdPidFile], { stdio: 'inherit' });
   execFileSync('/usr/sbin/libvirtd', ['-d', '--listen', '-p', spec.libvirtdPidFile], { stdio: 'inherit' });
 }
 
