@@ -141,7 +141,8 @@ export class Informer<K extends Kind> {
     const signal = this.#abort.signal;
     while (!signal.aborted) {
       try {
-        for await (const ev of this.#store.watch(this.kind, { resourceVersion: this.#rv, signal })) {
+        // Shared objects: the cache holds the store's own frozen objects instead of a copy of each.
+        for await (const ev of this.#store.watch(this.kind, { resourceVersion: this.#rv, signal, shared: true })) {
           if (signal.aborted) break;
           const obj = ev.object;
           if (ev.type === 'BOOKMARK') {
@@ -157,6 +158,9 @@ export class Informer<K extends Kind> {
             if (this.#tombstones.size > 10_000) this.#tombstones.delete(this.#tombstones.keys().next().value as string);
           } else if (!old || isNewer(obj, old)) {
             this.#apply(key, old, obj);
+          } else if (old.metadata.resourceVersion === obj.metadata.resourceVersion && Object.isFrozen(obj)) {
+            // The same version, observed ahead of this event as the writer's copy: keep the shared one.
+            this.#cache.set(key, obj);
           }
           this.#rv = obj.metadata.resourceVersion ?? this.#rv;
         }

@@ -151,7 +151,7 @@ export class ReplicaSetController {
           },
           spec: structuredClone(t.spec),
         };
-        const created = await ctx.store.create('VirtualMachineInstance', vmi);
+        const created = await ctx.store.create('VirtualMachineInstance', vmi, { shared: true });
         ctx.informers.vmi.observe(created);
         void ctx.events.record(
           rs,
@@ -224,7 +224,11 @@ export class ReplicaSetController {
       conditions,
     };
     if (jsonEqual(status, old)) return;
-    const updated = await ctx.store.updateStatus('VirtualMachineInstanceReplicaSet', { ...current, status });
+    const updated = await ctx.store.updateStatus(
+      'VirtualMachineInstanceReplicaSet',
+      { ...current, status },
+      { shared: true },
+    );
     ctx.informers.replicaSet.observe(updated);
   }
 }

@@ -94,16 +94,22 @@ export class VmController {
       if (vmi) return undefined; // its deletion event brings us back
       const finalizers = (vm.metadata.finalizers ?? []).filter((f) => f !== VM_FINALIZER);
       if (finalizers.length !== (vm.metadata.finalizers ?? []).length) {
-        const updated = await ctx.store.update('VirtualMachine', { ...vm, metadata: { ...vm.metadata, finalizers } });
+        const updated = await ctx.store.update(
+          'VirtualMachine',
+          { ...vm, metadata: { ...vm.metadata, finalizers } },
+          { shared: true },
+        );
         ctx.informers.vm.observe(updated);
       }
       return undefined;
     }
     if (!(vm.metadata.finalizers ?? []).includes(VM_FINALIZER)) {
-      vm = await ctx.store.update('VirtualMachine', {
-        ...vm,
-        metadata: { ...vm.metadata, finalizers: [...(vm.metadata.finalizers ?? []), VM_FINALIZER] },
-      });
+      // Shared results (the store's frozen objects): read and fed to the informers, never modified.
+      vm = await ctx.store.update(
+        'VirtualMachine',
+        { ...vm, metadata: { ...vm.metadata, finalizers: [...(vm.metadata.finalizers ?? []), VM_FINALIZER] } },
+        { shared: true },
+      );
       ctx.informers.vm.observe(vm);
     }
 
@@ -197,7 +203,7 @@ export class VmController {
       spec: structuredClone(t.spec),
     };
     try {
-      const created = await ctx.store.create('VirtualMachineInstance', vmi);
+      const created = await ctx.store.create('VirtualMachineInstance', vmi, { shared: true });
       ctx.informers.vmi.observe(created);
       this.#createErrors.delete(key);
       void ctx.events.record(
@@ -324,7 +330,7 @@ export class VmController {
     if (sf) status.startFailure = sf;
     else delete status.startFailure;
     if (jsonEqual(status, old)) return;
-    const updated = await ctx.store.updateStatus('VirtualMachine', { ...vm, status });
+    const updated = await ctx.store.updateStatus('VirtualMachine', { ...vm, status }, { shared: true });
     ctx.informers.vm.observe(updated);
   }
 }

@@ -259,10 +259,11 @@ export class VmiController {
     }
     const meta = vmi.metadata;
     if (!meta.deletionTimestamp && !(meta.finalizers ?? []).includes(VMI_FINALIZER)) {
-      const updated = await ctx.store.update('VirtualMachineInstance', {
-        ...vmi,
-        metadata: { ...meta, finalizers: [...(meta.finalizers ?? []), VMI_FINALIZER] },
-      });
+      const updated = await ctx.store.update(
+        'VirtualMachineInstance',
+        { ...vmi, metadata: { ...meta, finalizers: [...(meta.finalizers ?? []), VMI_FINALIZER] } },
+        { shared: true },
+      );
       ctx.informers.vmi.observe(updated);
       return undefined;
     }
@@ -628,7 +629,8 @@ export class VmiController {
         { op: 'test', path: '/metadata/uid', value: rt.uid },
         { op: 'add', path: '/status', value: status },
       ],
-      { subresource: 'status' },
+      // The store's own (frozen) object: it only goes into the informer.
+      { subresource: 'status', shared: true },
     );
     rt.written = updated.status;
     this.#ctx.informers.vmi.observe(updated);
@@ -637,10 +639,11 @@ export class VmiController {
   async #releaseFinalizer(vmi: VirtualMachineInstance): Promise<void> {
     const finalizers = (vmi.metadata.finalizers ?? []).filter((f) => f !== VMI_FINALIZER);
     if (finalizers.length === (vmi.metadata.finalizers ?? []).length) return;
-    const updated = await this.#ctx.store.update('VirtualMachineInstance', {
-      ...vmi,
-      metadata: { ...vmi.metadata, finalizers },
-    });
+    const updated = await this.#ctx.store.update(
+      'VirtualMachineInstance',
+      { ...vmi, metadata: { ...vmi.metadata, finalizers } },
+      { shared: true },
+    );
     this.#ctx.informers.vmi.observe(updated);
   }
 

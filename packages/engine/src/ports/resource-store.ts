@@ -96,6 +96,12 @@ export interface WatchOptions extends ListOptions {
   allowBookmarks?: boolean;
   /** Stops the watch; the iterator then ends (a pending `next()` resolves done). */
   signal?: AbortSignal;
+  /**
+   * For read-only consumers (an informer's cache): event objects may be the store's own deep-frozen
+   * instances, shared with every other such consumer, instead of a copy per event. Mutating one throws.
+   * Optional to honour: a store may always hand out copies.
+   */
+  shared?: boolean;
 }
 
 export interface DeleteOptions {
@@ -106,24 +112,34 @@ export interface DeleteOptions {
 
 export type PatchType = 'merge' | 'json' | 'strategic';
 
+/** Options of the writes that resolve with the stored object. */
+export interface WriteOptions {
+  /**
+   * For callers that only read the result (a controller feeding it to its informer): it may be the
+   * store's own deep-frozen object instead of a copy. Mutating it throws. Optional to honour: a store may
+   * always resolve with a copy.
+   */
+  shared?: boolean;
+}
+
 /**
  * `merge`: JSON merge patch (RFC 7386). `json`: JSON patch (RFC 6902); a failing `test` or a path that does not
  * exist fails with `InvalidSpecError`. `strategic`: treated as `merge`. A patch that sets
  * `metadata.resourceVersion` makes it a precondition (`ConflictError` when stale).
  */
-export interface PatchOptions {
+export interface PatchOptions extends WriteOptions {
   /** `'status'`: only the patched `status` is written (kinds with a status subresource only). */
   subresource?: 'status';
 }
 
 export interface ResourceStore {
-  create<K extends Kind>(kind: K, obj: KindMap[K]): Promise<KindMap[K]>;
+  create<K extends Kind>(kind: K, obj: KindMap[K], options?: WriteOptions): Promise<KindMap[K]>;
   get<K extends Kind>(kind: K, namespace: string | undefined, name: string): Promise<KindMap[K]>;
   /** Like get, but resolves undefined instead of throwing NotFoundError. */
   tryGet<K extends Kind>(kind: K, namespace: string | undefined, name: string): Promise<KindMap[K] | undefined>;
   list<K extends Kind>(kind: K, options?: ListOptions): Promise<ListResult<KindMap[K]>>;
-  update<K extends Kind>(kind: K, obj: KindMap[K]): Promise<KindMap[K]>;
-  updateStatus<K extends Kind>(kind: K, obj: KindMap[K]): Promise<KindMap[K]>;
+  update<K extends Kind>(kind: K, obj: KindMap[K], options?: WriteOptions): Promise<KindMap[K]>;
+  updateStatus<K extends Kind>(kind: K, obj: KindMap[K], options?: WriteOptions): Promise<KindMap[K]>;
   patch<K extends Kind>(
     kind: K,
     namespace: string | undefined,

@@ -28,6 +28,7 @@ import type {
   ResourceStore,
   WatchEvent,
   WatchOptions,
+  WriteOptions,
 } from '../ports/resource-store.ts';
 import { KINDS, type Kind, type KindInfo, type KindMap, kindInfo } from '../resources/kinds.ts';
 import type { KubeObject, ObjectMeta, OwnerReference } from '../resources/meta.ts';
@@ -281,25 +282,25 @@ export class StoreCore implements ResourceStore {
 
   // ---------------------------------------------------------------- writes
 
-  async create<K extends Kind>(kind: K, obj: KindMap[K]): Promise<KindMap[K]> {
+  async create<K extends Kind>(kind: K, obj: KindMap[K], options: WriteOptions = {}): Promise<KindMap[K]> {
     const info = this.#info(kind);
     const input = this.#normalize(info, obj, 'create');
-    return this.#transact(() => this.#create(info, input)) as KindMap[K];
+    return this.#transact(() => this.#create(info, input), options) as KindMap[K];
   }
 
-  async update<K extends Kind>(kind: K, obj: KindMap[K]): Promise<KindMap[K]> {
+  async update<K extends Kind>(kind: K, obj: KindMap[K], options: WriteOptions = {}): Promise<KindMap[K]> {
     const info = this.#info(kind);
     const input = this.#normalize(info, obj, 'update');
-    return this.#transact(() => this.#update(info, input)) as KindMap[K];
+    return this.#transact(() => this.#update(info, input), options) as KindMap[K];
   }
 
-  async updateStatus<K extends Kind>(kind: K, obj: KindMap[K]): Promise<KindMap[K]> {
+  async updateStatus<K extends Kind>(kind: K, obj: KindMap[K], options: WriteOptions = {}): Promise<KindMap[K]> {
     const info = this.#info(kind);
     if (!info.hasStatus) {
       throw new RequestError('BadRequest', `${kind} has no status subresource; write its status with update`);
     }
     const input = this.#normalize(info, obj, 'update');
-    return this.#transact(() => this.#updateStatus(info, input)) as KindMap[K];
+    return this.#transact(() => this.#updateStatus(info, input), options) as KindMap[K];
   }
 
   async patch<K extends Kind>(
@@ -353,7 +354,7 @@ export class StoreCore implements ResourceStore {
       if (causes.length > 0) throw new InvalidSpecError(info.kind, name, causes);
       const input = this.#normalize(info, patched, 'update');
       return sub === 'status' ? this.#updateStatus(info, input) : this.#update(info, input);
-    }) as KindMap[K];
+    }, options) as KindMap[K];
   }
 
   async delete<K extends Kind>(
@@ -424,11 +425,15 @@ export class StoreCore implements ResourceStore {
       label: filter.label,
       field: filter.field,
       timer: undefined,
-      watcher: new Watcher(this.#watchBufferLimit, () => {
-        set.delete(reg);
-        reg.timer?.cancel();
-        signal?.removeEventListener('abort', onAbort);
-      }),
+      watcher: new Watcher(
+        this.#watchBufferLimit,
+        () => {
+          set.delete(reg);
+          reg.timer?.cancel();
+          signal?.removeEventListener('abort', onAbort);
+        },
+        options.shared === true,
+      ),
     };
     if (signal?.aborted) {
       reg.watcher.end();
@@ -725,7 +730,7 @@ export class StoreCore implements ResourceStore {
 
   // ---------------------------------------------------------------- transaction machinery
 
-  #transact(fn: () => KubeObject): KubeObject {
+  #transact(fn: () => KubeObject, options: WriteOptions = {}): KubeObject {
     this.#open();
     if (this.#txn) throw new VirtkitError('Internal', 'store operations must not nest', 500);
     const txn: Txn = { startRv: this.#rv, events: [], undo: [], work: [], release: new Set() };
@@ -750,7 +755,7 @@ export class StoreCore implements ResourceStore {
       const set = this.#watchers.get(ev.kind);
       if (set) for (const reg of set) this.#deliver(reg, ev, false);
     }
-    return cloneJson(result);
+    return options.shared === true ? result : cloneJson(result);
   }
 
   /** Records one change: assigns the next resourceVersion, updates the indexes, queues GC follow-ups. */

@@ -31,12 +31,15 @@ export class Watcher implements AsyncIterableIterator<WatchEvent> {
   #failure: Error | undefined;
   #ended = false;
   readonly #onDetach: () => void;
+  /** Hand out the frozen objects themselves (the consumer asked for shared objects). */
+  readonly #shared: boolean;
   #detached = false;
 
   /** `onDetach` runs once when the store should stop sending events (end, overflow, or consumer stopped). */
-  constructor(limit: number, onDetach: () => void) {
+  constructor(limit: number, onDetach: () => void, shared = false) {
     this.#limit = limit;
     this.#onDetach = onDetach;
+    this.#shared = shared;
   }
 
   /** Whether the store should still send events. */
@@ -48,7 +51,7 @@ export class Watcher implements AsyncIterableIterator<WatchEvent> {
     if (this.#detached) return;
     const waiter = this.#waiters.shift();
     if (waiter) {
-      waiter({ value: { type, object: cloneJson(object) }, done: false });
+      waiter({ value: { type, object: this.#shared ? object : cloneJson(object) }, done: false });
       return;
     }
     // Consecutive bookmarks say the same thing; keep only the newest so an idle consumer's queue cannot grow.
@@ -93,7 +96,8 @@ export class Watcher implements AsyncIterableIterator<WatchEvent> {
         this.#head = 0;
       }
       if (!item.backlog) this.#live--;
-      return Promise.resolve({ value: { type: item.type, object: cloneJson(item.object) }, done: false });
+      const object = this.#shared ? item.object : cloneJson(item.object);
+      return Promise.resolve({ value: { type: item.type, object }, done: false });
     }
     if (this.#failure) {
       const failure = this.#failure;
