@@ -50,23 +50,7 @@ function child(path: string, key: string | number): string {
 }
 
 /**
- * Containers `toJsonValue` returned (deep-frozen, so they can never change) with their approximate
- * serialized size. Such a subtree met again is taken as it is: a new version of a stored object that
- * keeps most of the old one's subtrees costs what changed, and shares the rest. Small subtrees are not
- * worth an entry (walking them is as cheap as looking them up).
- */
-const validated = new WeakMap<object, number>();
-const VALIDATED_MIN_BYTES = 256;
-
-function sealValidated<T extends object>(v: T, size: number): T {
-  Object.freeze(v);
-  if (size >= VALIDATED_MIN_BYTES) validated.set(v, size);
-  return v;
-}
-
-/**
- * Validates that `value` is plain JSON data and returns a deep-frozen copy (sharing subtrees an earlier
- * call returned, which are immutable). Object properties whose value is
+ * Validates that `value` is plain JSON data and returns a deep-frozen copy. Object properties whose value is
  * `undefined` are dropped (as JSON.stringify does); everything else JSON cannot represent faithfully — functions,
  * symbols, bigints, non-finite numbers, class instances such as Date or Map, `undefined` inside arrays, cycles —
  * throws `JsonShapeError` naming the path.
@@ -101,14 +85,7 @@ export function toJsonValue(value: unknown, path = '', options: ToJsonOptions = 
           bytes += 4;
           return null;
         }
-        const known = validated.get(v);
-        if (known !== undefined) {
-          bytes += known;
-          if (bytes > limit) throw new JsonSizeError(bytes, limit);
-          return v as JsonValue;
-        }
         if (onPath.has(v)) fail('circular reference');
-        const start = bytes;
         if (Array.isArray(v)) {
           onPath.add(v);
           const out: JsonValue[] = new Array(v.length);
@@ -122,7 +99,7 @@ export function toJsonValue(value: unknown, path = '', options: ToJsonOptions = 
           onPath.delete(v);
           bytes += 2 + v.length;
           if (bytes > limit) throw new JsonSizeError(bytes, limit);
-          return sealValidated(out, bytes - start);
+          return Object.freeze(out) as JsonValue[];
         }
         if (!isPlainObject(v)) {
           const name = (v as { constructor?: { name?: string } }).constructor?.name ?? 'object';
@@ -142,7 +119,7 @@ export function toJsonValue(value: unknown, path = '', options: ToJsonOptions = 
         onPath.delete(v);
         bytes += 2;
         if (bytes > limit) throw new JsonSizeError(bytes, limit);
-        return sealValidated(out, bytes - start);
+        return Object.freeze(out);
       }
       default:
         return fail(`a ${typeof v} is not a JSON value`);
