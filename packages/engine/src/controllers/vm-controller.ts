@@ -34,6 +34,7 @@ import type { ControllerContext } from './context.ts';
 import { keyOf, splitKey } from './informer.ts';
 import { controllerOf, controllerRef, isControlledBy } from './owners.ts';
 import { decide, isFinal, runStrategyOf, settledRequests } from './run-strategy.ts';
+import { onlyStatusChanged } from './status-echo.ts';
 import { virtkitOf } from './vmi-status.ts';
 import { WorkQueue } from './work-queue.ts';
 
@@ -44,6 +45,8 @@ export class VmController {
   readonly #ctx: ControllerContext;
   /** Error of the last failed VMI creation per VM, shown as the Failure condition. */
   #createErrors = new Map<string, string>();
+  /** The status this controller last wrote per VM (its own write coming back needs no reconcile). */
+  #written = new Map<string, VirtualMachineStatus | undefined>();
 
   constructor(ctx: ControllerContext) {
     this.#ctx = ctx;
@@ -56,7 +59,11 @@ export class VmController {
     });
     ctx.informers.vm.on({
       add: (o) => this.queue.add(keyOf(o)),
-      update: (_o, n) => this.queue.add(keyOf(n)),
+      update: (o, n) => {
+        const key = keyOf(n);
+        if (n.status !== undefined && n.status === this.#written.get(key) && onlyStatusChanged(o, n)) return;
+        this.queue.add(key);
+      },
       delete: (o) => this.queue.add(keyOf(o)),
     });
     const owner = (vmi: VirtualMachineInstance) => {
@@ -81,6 +88,7 @@ export class VmController {
     let vm = ctx.informers.vm.getByKey(key);
     if (!vm) {
       this.#createErrors.delete(key);
+      this.#written.delete(key);
       return undefined;
     }
     const found = ctx.informers.vmi.getByKey(key);
@@ -331,6 +339,7 @@ export class VmController {
     else delete status.startFailure;
     if (jsonEqual(status, old)) return;
     const updated = await ctx.store.updateStatus('VirtualMachine', { ...vm, status }, { shared: true });
+    this.#written.set(key, updated.status);
     ctx.informers.vm.observe(updated);
   }
 }

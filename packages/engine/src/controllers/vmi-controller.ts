@@ -47,6 +47,7 @@ import {
 import { stopReasonOf, toLifecycleEvent } from './domain-events.ts';
 import { keyOf, splitKey } from './informer.ts';
 import { nodeEmulated } from './node-objects.ts';
+import { onlyStatusChanged } from './status-echo.ts';
 import { withTimeout } from './timeout.ts';
 import { snapshotFromStatus } from './vmi-snapshot.ts';
 import {
@@ -126,7 +127,12 @@ export class VmiController {
     });
     ctx.informers.vmi.on({
       add: (o) => this.queue.add(keyOf(o)),
-      update: (_o, n) => this.queue.add(keyOf(n)),
+      update: (o, n) => {
+        const key = keyOf(n);
+        // Our own status write coming back changes nothing we would act on.
+        if (n.status !== undefined && n.status === this.#runtimes.get(key)?.written && onlyStatusChanged(o, n)) return;
+        this.queue.add(key);
+      },
       delete: (o) => this.queue.add(keyOf(o)),
     });
     ctx.informers.migration.on({
