@@ -14,6 +14,15 @@ import type { DeadlineKind } from './types.ts';
 
 /** Dotted path of the snapshot's leaf state, e.g. `running.ready` or `failed.backingOff`. */
 export function stateName(snapshot: LifecycleSnapshot): string {
+  return statePath(snapshot).join('.');
+}
+
+/**
+ * The active states from the outermost, e.g. `['creating', 'scheduling', 'unschedulable']`, read off the
+ * state value (the machine has no parallel states, so it is one path): the mappings below run several
+ * times per reconcile of every VMI, and `matches` resolves its argument each time.
+ */
+function statePath(snapshot: LifecycleSnapshot): string[] {
   const parts: string[] = [];
   let v: unknown = snapshot.value;
   while (v !== undefined) {
@@ -21,30 +30,47 @@ export function stateName(snapshot: LifecycleSnapshot): string {
       parts.push(v);
       break;
     }
-    const [key, child] = Object.entries(v as Record<string, unknown>)[0] ?? [];
-    if (key === undefined) break;
-    parts.push(key);
-    v = child;
+    let next: unknown;
+    let found = false;
+    for (const key in v as Record<string, unknown>) {
+      parts.push(key);
+      next = (v as Record<string, unknown>)[key];
+      found = true;
+      break;
+    }
+    if (!found) break;
+    v = next;
   }
-  return parts.join('.');
+  return parts;
 }
 
 const imageProblem = (snapshot: LifecycleSnapshot) => snapshot.context.lastFailure?.reason === 'ImageFetchFailed';
 
 export function printableStatus(snapshot: LifecycleSnapshot): PrintableStatus {
-  const s = snapshot;
-  if (s.matches('stopped')) return 'Stopped';
-  if (s.matches({ creating: 'provisioning' })) return 'Provisioning';
-  if (s.matches({ creating: { scheduling: 'unschedulable' } })) return 'ErrorUnschedulable';
-  if (s.matches('creating')) return 'Starting';
-  if (s.matches('running')) return 'Running';
-  if (s.matches('paused')) return 'Paused';
-  if (s.matches('migrating')) return 'Migrating';
-  if (s.matches('stopping')) return 'Stopping';
-  if (s.matches({ failed: 'backingOff' })) return imageProblem(s) ? 'ImagePullBackOff' : 'CrashLoopBackOff';
-  if (s.matches('failed')) return imageProblem(s) ? 'ErrImagePull' : 'Stopped';
-  if (s.matches('deleting') || s.matches('deleted')) return 'Terminating';
-  return 'Unknown';
+  const [top, sub, leaf] = statePath(snapshot);
+  switch (top) {
+    case 'stopped':
+      return 'Stopped';
+    case 'creating':
+      if (sub === 'provisioning') return 'Provisioning';
+      return sub === 'scheduling' && leaf === 'unschedulable' ? 'ErrorUnschedulable' : 'Starting';
+    case 'running':
+      return 'Running';
+    case 'paused':
+      return 'Paused';
+    case 'migrating':
+      return 'Migrating';
+    case 'stopping':
+      return 'Stopping';
+    case 'failed':
+      if (sub === 'backingOff') return imageProblem(snapshot) ? 'ImagePullBackOff' : 'CrashLoopBackOff';
+      return imageProblem(snapshot) ? 'ErrImagePull' : 'Stopped';
+    case 'deleting':
+    case 'deleted':
+      return 'Terminating';
+    default:
+      return 'Unknown';
+  }
 }
 
 /**
@@ -52,16 +78,28 @@ export function printableStatus(snapshot: LifecycleSnapshot): PrintableStatus {
  * guest ready until it stops; `Succeeded` once stopped (guest shutdown or a requested stop).
  */
 export function vmiPhase(snapshot: LifecycleSnapshot): VMIPhase | undefined {
-  const s = snapshot;
-  if (s.matches('stopped')) return s.context.exit ? 'Succeeded' : undefined;
-  if (s.matches({ creating: 'provisioning' })) return 'Pending';
-  if (s.matches({ creating: 'scheduling' })) return 'Scheduling';
-  if (s.matches({ creating: 'starting' })) return 'Scheduled';
-  if (s.matches('running') || s.matches('paused') || s.matches('migrating') || s.matches('stopping')) return 'Running';
-  if (s.matches('failed')) return 'Failed';
-  if (s.matches({ deleting: 'undefining' }) || s.matches('deleted')) return 'Succeeded';
-  if (s.matches('deleting')) return 'Running';
-  return 'Unknown';
+  const [top, sub] = statePath(snapshot);
+  switch (top) {
+    case 'stopped':
+      return snapshot.context.exit ? 'Succeeded' : undefined;
+    case 'creating':
+      if (sub === 'provisioning') return 'Pending';
+      if (sub === 'scheduling') return 'Scheduling';
+      return sub === 'starting' ? 'Scheduled' : 'Unknown';
+    case 'running':
+    case 'paused':
+    case 'migrating':
+    case 'stopping':
+      return 'Running';
+    case 'failed':
+      return 'Failed';
+    case 'deleting':
+      return sub === 'undefining' ? 'Succeeded' : 'Running';
+    case 'deleted':
+      return 'Succeeded';
+    default:
+      return 'Unknown';
+  }
 }
 
 /** Phase of the ongoing migration, else of the last one; undefined when the VM never migrated. */
@@ -69,8 +107,8 @@ export function migrationPhase(snapshot: LifecycleSnapshot): MigrationPhase | un
   const m = snapshot.context.migration;
   if (!m) return undefined;
   if (m.outcome) return m.outcome;
-  if (snapshot.matches({ migrating: 'preparing' })) return 'PreparingTarget';
-  return 'Running';
+  const [top, sub] = statePath(snapshot);
+  return top === 'migrating' && sub === 'preparing' ? 'PreparingTarget' : 'Running';
 }
 
 /** The VMI's `status.migrationState` for the current or last migration. */
