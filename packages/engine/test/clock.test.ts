@@ -1,4 +1,4 @@
-import { VirtualClock } from '@virtkit/engine';
+import { isoTime, VirtualClock } from '@virtkit/engine';
 import { describe, expect, it } from 'vitest';
 
 describe('VirtualClock', () => {
@@ -48,5 +48,19 @@ describe('VirtualClock', () => {
     ac.abort(new Error('stop'));
     await expect(p).rejects.toThrow('stop');
     expect(clock.pendingTimers).toBe(0);
+  });
+});
+
+describe('isoTime', () => {
+  it('gives second-precision RFC 3339 for any reading, whatever came before', () => {
+    const want = (ms: number) => new Date(Math.floor(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
+    for (const ms of [0, 999, 1000, -1, 1767225606588, 1767225606999, 1767225607000, 0, 8.64e15]) {
+      expect(isoTime(ms)).toBe(want(ms));
+    }
+    for (let i = 0; i < 2; i++) {
+      expect(() => isoTime(1e20)).toThrow(RangeError);
+      expect(() => isoTime(Number.NaN)).toThrow(RangeError);
+    }
+    expect(isoTime(1000)).toBe('1970-01-01T00:00:01Z');
   });
 });
