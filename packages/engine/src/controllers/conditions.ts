@@ -11,17 +11,21 @@ export function conditionIs(conditions: readonly Condition[] | undefined, type: 
 }
 
 /**
- * Returns a new list with `cond` set. `lastTransitionTime` changes only when the status changes, so an
- * unchanged condition keeps its time (and the list compares equal, avoiding needless writes).
+ * Returns the list with `cond` set. `lastTransitionTime` changes only when the status changes, so an
+ * unchanged condition keeps its time (and the list compares equal, avoiding needless writes). When nothing
+ * changes the list itself is returned (callers treat it as read-only, it may be a stored object's).
  */
 export function setCondition(
   conditions: readonly Condition[] | undefined,
   cond: Omit<Condition, 'lastTransitionTime' | 'lastProbeTime'>,
   now: number,
 ): Condition[] {
+  const at = conditions ? conditions.findIndex((c) => c.type === cond.type) : -1;
+  const was = at >= 0 ? conditions![at] : undefined;
+  if (was && unchanged(was, cond)) return conditions as Condition[];
   const list = conditions ? [...conditions] : [];
-  const i = list.findIndex((c) => c.type === cond.type);
-  const old = i >= 0 ? list[i] : undefined;
+  const i = at;
+  const old = was;
   const next: Condition = {
     type: cond.type,
     status: cond.status,
@@ -36,4 +40,18 @@ export function setCondition(
 
 export function removeCondition(conditions: readonly Condition[] | undefined, type: string): Condition[] {
   return (conditions ?? []).filter((c) => c.type !== type);
+}
+
+/** Whether setting `cond` over `old` would give `old` again, member for member. */
+function unchanged(old: Condition, cond: Omit<Condition, 'lastTransitionTime' | 'lastProbeTime'>): boolean {
+  if (old.status !== cond.status || old.reason !== cond.reason || old.message !== cond.message) return false;
+  if (old.lastTransitionTime === undefined) return false;
+  let n = 0;
+  for (const key in old) {
+    if (key !== 'type' && key !== 'status' && key !== 'reason' && key !== 'message' && key !== 'lastTransitionTime') {
+      return false;
+    }
+    if ((old as unknown as Record<string, unknown>)[key] !== undefined) n++;
+  }
+  return n === 2 + (cond.reason !== undefined ? 1 : 0) + (cond.message !== undefined ? 1 : 0) + 1;
 }
