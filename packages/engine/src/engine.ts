@@ -172,6 +172,8 @@ class EngineImpl implements Engine {
     this.#nodes = new NodeController(ctx, {
       readinessChanged: (node, ready) => this.#vmis.nodeReadinessChanged(node, ready),
       driverEvent: (ev) => this.#vmis.driverEvent(ev),
+      // As after a partition: each VMI on the node reads its domain again.
+      eventsLost: (node) => this.#vmis.nodeReadinessChanged(node, true),
     });
     this.actions = new VmActions({
       store: this.store,

@@ -28,11 +28,14 @@ export interface NodeControllerHooks {
   readinessChanged(node: string, ready: boolean): void;
   /** An event from a node's driver. */
   driverEvent(event: DomainEvent): void;
+  /** The node's driver may have lost events: its domains must be read again. */
+  eventsLost(node: string): void;
 }
 
 interface NodeRuntime {
   driver: NodeDriver;
   unsubscribe: Unsubscribe;
+  unsubscribeLost: Unsubscribe | undefined;
   timer: TimerHandle | undefined;
   info: NodeInfo | undefined;
   /** Clock time of the last successful ping or info call. */
@@ -99,6 +102,7 @@ export class NodeController {
 
   #dispose(rt: NodeRuntime): void {
     rt.unsubscribe();
+    rt.unsubscribeLost?.();
     rt.timer?.cancel();
     rt.timer = undefined;
   }
@@ -111,6 +115,7 @@ export class NodeController {
     const rt: NodeRuntime = {
       driver,
       unsubscribe: driver.onEvent((ev) => this.#hooks.driverEvent(ev)),
+      unsubscribeLost: driver.onEventsLost?.(() => this.#hooks.eventsLost(name)),
       timer: undefined,
       info: undefined,
       // A node stored as Ready keeps its window from now; one never seen must answer first.

@@ -228,6 +228,13 @@ export interface NodeDriver {
   /** Subscribes to events of all domains on this node. */
   onEvent(listener: (event: DomainEvent) => void): Unsubscribe;
 
+  /**
+   * Optional: notices that events of this node may have been lost — a remote agent restarted (or its event
+   * buffer overflowed) while the event stream was reconnecting. Whoever follows domains by their events must
+   * read them again (`getDomain`). Drivers whose events cannot be lost need not implement it.
+   */
+  onEventsLost?(listener: () => void): Unsubscribe;
+
   /** Releases connections; domains keep running. */
   close(): Promise<void>;
 }

@@ -62,6 +62,7 @@ export class RemoteNodeDriver implements NodeDriver {
   readonly #reconnectMs: number;
   #endpoint!: { url: URL; certificate: string | undefined; agent: HttpAgent };
   readonly #listeners = new Set<(e: DomainEvent) => void>();
+  readonly #lostListeners = new Set<() => void>();
   #stream: AbortController | undefined;
   #streamLoop: Promise<void> | undefined;
   #epoch: string | undefined;
@@ -214,10 +215,19 @@ export class RemoteNodeDriver implements NodeDriver {
     };
   }
 
+  /** Called after a reconnect whose gap the agent could not replay (see `lostEventGaps`). */
+  onEventsLost(listener: () => void): Unsubscribe {
+    this.#lostListeners.add(listener);
+    return () => {
+      this.#lostListeners.delete(listener);
+    };
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.#listeners.clear();
+    this.#lostListeners.clear();
     await this.#stopStream();
     this.#endpoint.agent.destroy();
   }
@@ -338,11 +348,22 @@ export class RemoteNodeDriver implements NodeDriver {
           if (!text) continue;
           const msg = JSON.parse(text) as EventLine;
           if ('hello' in msg) {
-            if (this.#epoch !== undefined && !msg.hello.replayed) this.#lostGaps++;
+            const lost = this.#epoch !== undefined && !msg.hello.replayed;
+            if (lost) this.#lostGaps++;
             if (!msg.hello.replayed) this.#seq = msg.hello.seq;
             this.#epoch = msg.hello.epoch;
             this.#connected = true;
             failures = 0;
+            // Whatever happened meanwhile (a guest that died while the agent was restarting) is read again.
+            if (lost) {
+              for (const l of [...this.#lostListeners]) {
+                try {
+                  l();
+                } catch {
+                  // a listener's bug must not stop the stream
+                }
+              }
+            }
           } else if ('event' in msg) {
             this.#seq = msg.seq;
             for (const l of [...this.#listeners]) {

@@ -269,6 +269,8 @@ describe('RemoteNodeDriver over serveNodeDriver', () => {
     const viaProxy = connectTo({ ...servers[0]!, url: `https://127.0.0.1:${port}` } as NodeDriverServer, 'n1');
     const got: DomainEvent[] = [];
     viaProxy.onEvent((e) => got.push(e));
+    let lostNotices = 0;
+    viaProxy.onEventsLost(() => lostNotices++);
     try {
       await until(() => viaProxy.eventStreamConnected, 'connected through the proxy');
       await drive(viaProxy.defineDomain(definition()));
@@ -285,6 +287,7 @@ describe('RemoteNodeDriver over serveNodeDriver', () => {
       await until(() => got.length === direct[0]!.length, 'missed events replayed', 15_000);
       expect(got).toEqual(direct[0]);
       expect(viaProxy.lostEventGaps).toBe(0);
+      expect(lostNotices).toBe(0);
     } finally {
       await viaProxy.close();
       proxy.close();
@@ -292,8 +295,10 @@ describe('RemoteNodeDriver over serveNodeDriver', () => {
     }
   });
 
-  it('follows the node to a new endpoint; an agent restart (new epoch) is counted as a gap', async () => {
+  it('follows the node to a new endpoint; an agent restart (new epoch) is counted as a gap and noticed', async () => {
     const [r] = remotes as [RemoteNodeDriver];
+    let lostNotices = 0;
+    r.onEventsLost(() => lostNotices++);
     await drive(r.defineDomain(definition()));
     // The agent's pod is replaced: a new server (new epoch, new certificate) for the same node.
     await servers[0]!.close();
@@ -304,6 +309,8 @@ describe('RemoteNodeDriver over serveNodeDriver', () => {
     await until(() => r.eventStreamConnected, 'stream moved');
     await drive(r.ping());
     expect(r.lostEventGaps).toBe(1);
+    // The engine re-reads the node's domains on this notice (events of the restart's gap are gone).
+    expect(lostNotices).toBe(1);
     await drive(r.startDomain(ID));
     await driveUntil(() => remote[0]!.some((e) => e.type === 'guest-ready'), 'events from the new endpoint');
   });
