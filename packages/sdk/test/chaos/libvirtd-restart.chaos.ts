@@ -1,0 +1,127 @@
+/**
+ * libvirtd restarts under a running workload, on an extra daemon (the system one is left alone): the agent
+ * (its own process, never restarted here) loses its connection, reconnects with back-off, and catches up
+ * from libvirt's state — what happened while it was disconnected is found by a relist, not lost:
+ *
+ * 1. SIGKILL of libvirtd while the engine is starting a VM, and one guest's QEMU killed while the daemon
+ *    is down (libvirt finds it dead when it comes back; nobody was connected to hear it).
+ * 2. SIGTERM of libvirtd while the agent is frozen (SIGSTOP), and one guest destroyed with the RPC client
+ *    once the new daemon is up, before the agent is thawed: the Stopped event went to no one.
+ *
+ * Both times the engine must see that guest stopped (its VMI ends, the VM starts a new one), the other
+ * guest must run on untouched (same QEMU, console heartbeat continuing), and everything must converge.
+ */
+import { LibvirtClient } from '@virtkit/agent';
+import { afterAll, describe, expect, it } from 'vitest';
+import { sleep } from './harness/child.ts';
+import {
+  guestVm,
+  NS,
+  processAlive,
+  type RealNode,
+  realConvergenceProblems,
+  startRealNode,
+} from './harness/real-node.ts';
+
+const HERE = import.meta.dirname;
+let node: RealNode | undefined;
+afterAll(async () => {
+  await node?.dispose();
+}, 120_000);
+
+async function converge(n: RealNode, what: string, timeoutMs = 180_000): Promise<number> {
+  const t0 = performance.now();
+  let problems: string[] = [];
+  while (performance.now() - t0 < timeoutMs) {
+    problems = await realConvergenceProblems(n).catch((err: Error) => [`not answering: ${err.message}`]);
+    if (problems.length === 0) return performance.now() - t0;
+    await sleep(250);
+  }
+  throw new Error(
+    `${what}: not converged within ${timeoutMs} ms:\n  ${problems.join('\n  ')}\n${n.agent?.stderrTail()}`,
+  );
+}
+
+async function until(pred: () => boolean | Promise<boolean>, what: string, timeoutMs: number): Promise<void> {
+  const t0 = performance.now();
+  while (!(await pred())) {
+    if (performance.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+describe('libvirtd restart under a running workload (extra daemon)', () => {
+  it('the agent reconnects, relists what it missed, and the engine converges', async () => {
+    node = await startRealNode('chaos-libvirtd', HERE);
+    const n = node;
+    await n.startAgent();
+    const agentPid = n.agent!.pid;
+    await n.engine.start();
+    await n.store.create('VirtualMachine', await guestVm('keep', 'Always'));
+    await n.store.create('VirtualMachine', await guestVm('victim', 'Always'));
+    await n.store.create('VirtualMachine', await guestVm('late', 'Halted'));
+    await converge(n, 'first boot');
+    const keep = `${NS}_keep`;
+    const keepPid = n.qemuPid(keep)!;
+    const keepId = (await n.activeDomains()).get(keep)!;
+    const victimUid = async () => (await n.store.get('VirtualMachineInstance', NS, 'victim')).metadata.uid!;
+
+    const rounds: { what: string; signal: 'SIGKILL' | 'SIGTERM'; freeze: boolean }[] = [
+      { what: 'SIGKILL while a VM starts; a guest dies while the daemon is down', signal: 'SIGKILL', freeze: false },
+      { what: 'SIGTERM with the agent frozen; a guest destroyed before it thaws', signal: 'SIGTERM', freeze: true },
+    ];
+    for (const [i, round] of rounds.entries()) {
+      const t0 = performance.now();
+      const uid = await victimUid();
+      const victim = `${NS}_victim`;
+      const victimPid = n.qemuPid(victim)!;
+      const beat = n.heartbeats.get(keep)?.n ?? 0;
+      expect(processAlive(victimPid)).toBe(true);
+      if (round.freeze) {
+        process.kill(agentPid, 'SIGSTOP');
+        await n.daemon.restart({ signal: round.signal });
+        // The new daemon is up; the agent, frozen, is not connected to it: this stop reaches no one.
+        await n.libvirt.close().catch(() => undefined);
+        n.libvirt = await LibvirtClient.connect({ socketPath: n.daemon.socketPath });
+        await n.libvirt.destroy(victim);
+        process.kill(agentPid, 'SIGCONT');
+      } else {
+        // The engine is in the middle of starting a VM when the daemon dies.
+        if ((await n.store.get('VirtualMachine', NS, 'late')).spec.runStrategy === 'Halted')
+          await n.engine.actions.start(NS, 'late');
+        else await n.engine.actions.stop(NS, 'late');
+        await sleep(300);
+        await n.daemon.restart({
+          signal: round.signal,
+          // A guest dies with nobody watching: libvirt finds its QEMU gone when it comes back.
+          whileDown: async () => {
+            process.kill(victimPid, 'SIGKILL');
+            await until(() => !processAlive(victimPid), 'the QEMU to die', 10_000);
+          },
+        });
+        await n.libvirt.close().catch(() => undefined);
+        n.libvirt = await LibvirtClient.connect({ socketPath: n.daemon.socketPath });
+      }
+      // The engine hears of the stop (from the agent's relist): the VMI ends, and the VM starts a new one.
+      await until(
+        () => ['Failed', 'Succeeded'].includes(n.phases.get(uid) ?? ''),
+        `round ${i}: the engine to see ${victim} stopped (phase now ${n.phases.get(uid)})`,
+        60_000,
+      );
+      const seenMs = performance.now() - t0;
+      const ms = await converge(n, `round ${i}`);
+      expect(await victimUid(), `round ${i}: the victim runs as a new VMI`).not.toBe(uid);
+      // The agent reconnected by itself (same process), the other guest never noticed.
+      expect(n.agent!.pid).toBe(agentPid);
+      expect(n.agent!.alive).toBe(true);
+      expect(n.qemuPid(keep)).toBe(keepPid);
+      expect((await n.activeDomains()).get(keep)).toBe(keepId);
+      await until(() => (n.heartbeats.get(keep)?.n ?? 0) > beat + 1, `round ${i}: keep's heartbeat to go on`, 20_000);
+      console.log(
+        `[chaos libvirtd] round ${i} (${round.what}): engine saw the stop after ${Math.round(seenMs)} ms, converged ${Math.round(ms)} ms later; ${n.phases.get(uid)} (${n.failures.get(uid) ?? 'no failure'})`,
+      );
+    }
+    // Only the victims failed: the VM being started while libvirtd died was not given up.
+    expect([...n.failures.values()].filter((why) => !why.startsWith('victim:'))).toEqual([]);
+  }, 600_000);
+});
