@@ -18,6 +18,14 @@ export class JsonShapeError extends Error {
 export interface ToJsonOptions {
   /** Rough upper bound on the serialized size in bytes; exceeding it throws `JsonSizeError`. */
   maxBytes?: number;
+  /** Bytes already counted before this value (against `maxBytes`): the value is part of a larger one. */
+  startBytes?: number;
+  /** An object this value sits inside: a reference back to it is a cycle, as when walking from it. */
+  within?: object;
+  /** Receives the running total once the value is done (`startBytes` plus its size). */
+  measure?: { bytes: number };
+  /** Receives the size of every container down to `depth` (0: the value itself). */
+  collect?: { depth: number; into: Map<object, number> };
 }
 
 /** Thrown by `toJsonValue` when the value exceeds `maxBytes`. */
@@ -43,7 +51,8 @@ function isPlainObject(v: object): boolean {
   return proto === Object.prototype || proto === null;
 }
 
-function child(path: string, key: string | number): string {
+/** The path of member `key` below `path`, as errors name fields (`spec.domain`, `items[0]`, `["a b"]`). */
+export function jsonPath(path: string, key: string | number): string {
   if (typeof key === 'number') return `${path}[${key}]`;
   if (/^[A-Za-z_$][\w$]*$/.test(key)) return path ? `${path}.${key}` : key;
   return `${path}[${JSON.stringify(key)}]`;
@@ -57,13 +66,15 @@ function child(path: string, key: string | number): string {
  */
 export function toJsonValue(value: unknown, path = '', options: ToJsonOptions = {}): JsonValue {
   const limit = options.maxBytes ?? Number.POSITIVE_INFINITY;
-  let bytes = 0;
+  let bytes = options.startBytes ?? 0;
   const onPath = new Set<object>();
+  if (options.within) onPath.add(options.within);
+  const collect = options.collect;
   // The path is kept as a stack of keys and only turned into text when there is an error to report.
   const stack: (string | number)[] = [];
   const fail = (message: string, key?: string | number): never => {
     let p = path;
-    for (const k of key === undefined ? stack : [...stack, key]) p = child(p, k);
+    for (const k of key === undefined ? stack : [...stack, key]) p = jsonPath(p, k);
     throw new JsonShapeError(p || '<root>', message);
   };
 
@@ -86,6 +97,7 @@ export function toJsonValue(value: unknown, path = '', options: ToJsonOptions = 
           return null;
         }
         if (onPath.has(v)) fail('circular reference');
+        const start = bytes;
         if (Array.isArray(v)) {
           onPath.add(v);
           const out: JsonValue[] = new Array(v.length);
@@ -99,6 +111,7 @@ export function toJsonValue(value: unknown, path = '', options: ToJsonOptions = 
           onPath.delete(v);
           bytes += 2 + v.length;
           if (bytes > limit) throw new JsonSizeError(bytes, limit);
+          if (collect && stack.length <= collect.depth) collect.into.set(out, bytes - start);
           return Object.freeze(out) as JsonValue[];
         }
         if (!isPlainObject(v)) {
@@ -119,13 +132,90 @@ export function toJsonValue(value: unknown, path = '', options: ToJsonOptions = 
         onPath.delete(v);
         bytes += 2;
         if (bytes > limit) throw new JsonSizeError(bytes, limit);
+        if (collect && stack.length <= collect.depth) collect.into.set(out, bytes - start);
         return Object.freeze(out);
       }
       default:
         return fail(`a ${typeof v} is not a JSON value`);
     }
   };
-  return walk(value);
+  const result = walk(value);
+  if (options.measure) options.measure.bytes = bytes;
+  return result;
+}
+
+/**
+ * `toJsonValue` for a plain object some of whose members are subtrees validated before (frozen, so
+ * unchanged since): those `known` gives a size for are taken as they are, the others are walked. The
+ * result, errors and size accounting are the same as walking it all; `sizes` receives every member's.
+ */
+export function toJsonObjectReusing(
+  value: object,
+  known: (node: object) => number | undefined,
+  sizes: Map<object, number>,
+  options: ToJsonOptions = {},
+): JsonValue {
+  if (!isPlainObject(value) || Array.isArray(value))
+    return toJsonValue(value, '', { ...options, collect: { depth: 1, into: sizes } });
+  const limit = options.maxBytes ?? Number.POSITIVE_INFINITY;
+  const out: Record<string, JsonValue> = {};
+  const measure = { bytes: 0 };
+  let bytes = 0;
+  for (const key of Object.keys(value)) {
+    const item = (value as Record<string, unknown>)[key];
+    if (item === undefined) continue;
+    bytes += key.length + 4;
+    const size = typeof item === 'object' && item !== null ? known(item) : undefined;
+    let v: JsonValue;
+    if (size !== undefined) {
+      bytes += size;
+      if (bytes > limit) throw new JsonSizeError(bytes, limit);
+      v = item as JsonValue;
+      sizes.set(item as object, size);
+    } else {
+      v = toJsonValue(item, jsonPath('', key), {
+        maxBytes: limit,
+        startBytes: bytes,
+        within: value,
+        measure,
+        collect: { depth: 0, into: sizes },
+      });
+      bytes = measure.bytes;
+    }
+    setOwn(out, key, v);
+  }
+  bytes += 2;
+  if (bytes > limit) throw new JsonSizeError(bytes, limit);
+  if (options.measure) options.measure.bytes = bytes;
+  return Object.freeze(out);
+}
+
+/** The size `toJsonValue` counts for a value it returned (no checks: it is valid JSON). */
+export function jsonSize(value: unknown): number {
+  switch (typeof value) {
+    case 'string':
+      return value.length + 2;
+    case 'boolean':
+      return 5;
+    case 'number':
+      return 8;
+    case 'object': {
+      if (value === null) return 4;
+      if (Array.isArray(value)) {
+        let n = 2 + value.length;
+        for (const item of value) n += jsonSize(item);
+        return n;
+      }
+      let n = 2;
+      for (const key of Object.keys(value)) {
+        const item = (value as Record<string, unknown>)[key];
+        if (item !== undefined) n += key.length + 4 + jsonSize(item);
+      }
+      return n;
+    }
+    default:
+      return 0;
+  }
 }
 
 /** Deep copy of a JSON tree; the copy is mutable and shares nothing with the original. */

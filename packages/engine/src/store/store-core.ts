@@ -33,7 +33,17 @@ import type {
 import { KINDS, type Kind, type KindInfo, type KindMap, kindInfo } from '../resources/kinds.ts';
 import type { KubeObject, ObjectMeta, OwnerReference } from '../resources/meta.ts';
 import { HistoryRing, type StoreEvent } from './history.ts';
-import { cloneJson, deepFreeze, isJsonObject, JsonShapeError, JsonSizeError, jsonEqual, toJsonValue } from './json.ts';
+import {
+  cloneJson,
+  deepFreeze,
+  isJsonObject,
+  JsonShapeError,
+  JsonSizeError,
+  jsonEqual,
+  jsonSize,
+  toJsonObjectReusing,
+  toJsonValue,
+} from './json.ts';
 import { applyJsonPatch, applyMergePatch } from './patch.ts';
 import {
   type ParsedFieldSelector,
@@ -118,6 +128,24 @@ interface ContinueToken {
   after: string;
 }
 
+/** Sizes (as `toJsonValue` counts them) of a stored object's object-valued members; -1: not measured yet. */
+interface MemberSizes {
+  obj: KubeObject;
+  nodes: object[];
+  bytes: number[];
+}
+
+/** A handful of members: a scan beats a map. */
+function sizeOf(rec: MemberSizes, node: object): number | undefined {
+  for (let i = 0; i < rec.nodes.length; i++) {
+    if (rec.nodes[i] === node) {
+      const n = rec.bytes[i]!;
+      return n < 0 ? undefined : n;
+    }
+  }
+  return undefined;
+}
+
 const idOf = (kind: Kind, key: string) => `${kind}|${key}`;
 const splitId = (id: string): [Kind, string] => {
   const bar = id.indexOf('|');
@@ -186,6 +214,12 @@ export class StoreCore implements ResourceStore {
   readonly #byUid = new Map<string, string>();
   readonly #dependents = new Map<string, Set<string>>();
   readonly #watchers = new Map<Kind, Set<WatchRegistration>>();
+  /**
+   * Per stored object (by id), the sizes of its object-valued members as `toJsonValue` counts them. A write
+   * that carries such a member over unchanged (the same frozen subtree: an informer's object edited, the
+   * part a patch leaves alone) is not walked again; a member without a known size is measured on demand.
+   */
+  readonly #memberSizes = new Map<string, MemberSizes>();
   readonly #history: HistoryRing;
   #rv: number;
   #txn: Txn | undefined;
@@ -284,14 +318,16 @@ export class StoreCore implements ResourceStore {
 
   async create<K extends Kind>(kind: K, obj: KindMap[K], options: WriteOptions = {}): Promise<KindMap[K]> {
     const info = this.#info(kind);
-    const input = this.#normalize(info, obj, 'create');
-    return this.#transact(() => this.#create(info, input), options) as KindMap[K];
+    const sizes = new Map<object, number>();
+    const input = this.#normalize(info, obj, 'create', sizes);
+    return this.#transact(() => this.#remember(info.kind, this.#create(info, input), sizes), options) as KindMap[K];
   }
 
   async update<K extends Kind>(kind: K, obj: KindMap[K], options: WriteOptions = {}): Promise<KindMap[K]> {
     const info = this.#info(kind);
-    const input = this.#normalize(info, obj, 'update');
-    return this.#transact(() => this.#update(info, input), options) as KindMap[K];
+    const sizes = new Map<object, number>();
+    const input = this.#normalize(info, obj, 'update', sizes, this.#knownSizes(info, obj));
+    return this.#transact(() => this.#remember(info.kind, this.#update(info, input), sizes), options) as KindMap[K];
   }
 
   async updateStatus<K extends Kind>(kind: K, obj: KindMap[K], options: WriteOptions = {}): Promise<KindMap[K]> {
@@ -299,8 +335,12 @@ export class StoreCore implements ResourceStore {
     if (!info.hasStatus) {
       throw new RequestError('BadRequest', `${kind} has no status subresource; write its status with update`);
     }
-    const input = this.#normalize(info, obj, 'update');
-    return this.#transact(() => this.#updateStatus(info, input), options) as KindMap[K];
+    const sizes = new Map<object, number>();
+    const input = this.#normalize(info, obj, 'update', sizes, this.#knownSizes(info, obj));
+    return this.#transact(
+      () => this.#remember(info.kind, this.#updateStatus(info, input), sizes),
+      options,
+    ) as KindMap[K];
   }
 
   async patch<K extends Kind>(
@@ -326,8 +366,13 @@ export class StoreCore implements ResourceStore {
       throw new RequestError('BadRequest', `${kind} has no status subresource; patch it without subresource`);
     }
     let body: unknown;
+    // The operations' values (json) or members (merge) the patched object may carry over as they are.
+    const bodySizes = new Map<object, number>();
     try {
-      body = toJsonValue(patch, 'patch', { maxBytes: this.#maxObjectBytes });
+      body = toJsonValue(patch, 'patch', {
+        maxBytes: this.#maxObjectBytes,
+        collect: { depth: type === 'json' ? 2 : 1, into: bodySizes },
+      });
     } catch (e) {
       throw this.#shapeError(info, name, e);
     }
@@ -352,8 +397,14 @@ export class StoreCore implements ResourceStore {
         causes.push({ field: 'metadata.namespace', reason: 'FieldValueInvalid', message: 'field is immutable' });
       }
       if (causes.length > 0) throw new InvalidSpecError(info.kind, name, causes);
-      const input = this.#normalize(info, patched, 'update');
-      return sub === 'status' ? this.#updateStatus(info, input) : this.#update(info, input);
+      const stored = this.#memberSizesOf(idOf(info.kind, key), current);
+      const sizes = new Map<object, number>();
+      const input = this.#normalize(info, patched, 'update', sizes, (n) => sizeOf(stored, n) ?? bodySizes.get(n));
+      return this.#remember(
+        info.kind,
+        sub === 'status' ? this.#updateStatus(info, input) : this.#update(info, input),
+        sizes,
+      );
     }, options) as KindMap[K];
   }
 
@@ -801,6 +852,7 @@ export class StoreCore implements ResourceStore {
     } else if (old) {
       table.objects.delete(key);
       table.sorted = undefined;
+      this.#memberSizes.delete(id);
     }
   }
 
@@ -946,8 +998,17 @@ export class StoreCore implements ResourceStore {
     return { key, existing, name };
   }
 
-  /** Checks the shape every written object must have and returns a deep-frozen JSON copy. */
-  #normalize(info: KindInfo, obj: unknown, verb: 'create' | 'update'): KubeObject {
+  /**
+   * Checks the shape every written object must have and returns a deep-frozen JSON copy; members `known`
+   * has a size for (subtrees of the stored object) are taken as they are. `sizes` receives the members'.
+   */
+  #normalize(
+    info: KindInfo,
+    obj: unknown,
+    verb: 'create' | 'update',
+    sizes: Map<object, number>,
+    known?: (node: object) => number | undefined,
+  ): KubeObject {
     if (!isJsonObject(obj)) {
       throw new RequestError(
         'BadRequest',
@@ -957,7 +1018,10 @@ export class StoreCore implements ResourceStore {
     const name = isJsonObject(obj.metadata) && typeof obj.metadata.name === 'string' ? obj.metadata.name : '';
     let value: KubeObject;
     try {
-      value = toJsonValue(obj, '', { maxBytes: this.#maxObjectBytes }) as unknown as KubeObject;
+      const options = { maxBytes: this.#maxObjectBytes };
+      value = (known
+        ? toJsonObjectReusing(obj, known, sizes, options)
+        : toJsonValue(obj, '', { ...options, collect: { depth: 1, into: sizes } })) as unknown as KubeObject;
     } catch (e) {
       throw this.#shapeError(info, name, e);
     }
@@ -991,6 +1055,53 @@ export class StoreCore implements ResourceStore {
     }
     if (causes.length > 0) throw new InvalidSpecError(info.kind, name, causes);
     return value;
+  }
+
+  /** Member sizes of the stored object an update names, if it exists (for `#normalize`). */
+  #knownSizes(info: KindInfo, obj: unknown): ((node: object) => number | undefined) | undefined {
+    if (!isJsonObject(obj) || !isJsonObject(obj.metadata)) return undefined;
+    const { name, namespace } = obj.metadata;
+    if (typeof name !== 'string' || (namespace !== undefined && typeof namespace !== 'string')) return undefined;
+    const ns = info.namespaced ? namespace || 'default' : '';
+    const key = this.#keyFor(info, ns, name);
+    const existing = this.#table(info.kind).objects.get(key);
+    if (!existing) return undefined;
+    const sizes = this.#memberSizesOf(idOf(info.kind, key), existing);
+    return (n) => sizeOf(sizes, n);
+  }
+
+  /** The sizes of a stored object's object-valued members, measuring those not known yet. */
+  #memberSizesOf(id: string, obj: KubeObject): MemberSizes {
+    let rec = this.#memberSizes.get(id);
+    if (rec?.obj !== obj) {
+      const prev = rec;
+      rec = { obj, nodes: [], bytes: [] };
+      for (const k in obj) {
+        const v = (obj as unknown as Record<string, unknown>)[k];
+        if (typeof v !== 'object' || v === null) continue;
+        rec.nodes.push(v);
+        rec.bytes.push(prev ? (sizeOf(prev, v) ?? -1) : -1);
+      }
+      this.#memberSizes.set(id, rec);
+    }
+    // Members a write did not measure (the metadata every commit rewrites) are measured once, here.
+    for (let i = 0; i < rec.bytes.length; i++) if (rec.bytes[i]! < 0) rec.bytes[i] = jsonSize(rec.nodes[i]);
+    return rec;
+  }
+
+  /** Keeps the member sizes a write measured for the object it stored (the result of `#create` and friends). */
+  #remember(kind: Kind, stored: KubeObject, measured: Map<object, number>): KubeObject {
+    const key = this.#keyFor(KINDS[kind], nsOf(stored), stored.metadata.name!);
+    if (this.#table(kind).objects.get(key) !== stored) return stored;
+    const rec: MemberSizes = { obj: stored, nodes: [], bytes: [] };
+    for (const k in stored) {
+      const v = (stored as unknown as Record<string, unknown>)[k];
+      if (typeof v !== 'object' || v === null) continue;
+      rec.nodes.push(v);
+      rec.bytes.push(measured.get(v) ?? -1);
+    }
+    this.#memberSizes.set(idOf(kind, key), rec);
+    return stored;
   }
 
   #shapeError(info: KindInfo, name: string, e: unknown): Error {
