@@ -829,6 +829,11 @@ export class StoreCore implements ResourceStore {
   #apply(kind: Kind, key: string, old: KubeObject | undefined, next: KubeObject | undefined): void {
     const table = this.#table(kind);
     const id = idOf(kind, key);
+    if (old && next && old.metadata.uid === next.metadata.uid && sameOwners(old, next)) {
+      // Most changes keep the uid and the owners: only the object itself moves.
+      table.objects.set(key, next);
+      return;
+    }
     if (old) {
       this.#byUid.delete(old.metadata.uid!);
       for (const ref of refsOf(old)) {
