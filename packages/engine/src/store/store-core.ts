@@ -111,6 +111,12 @@ interface KindTable {
   objects: Map<string, KubeObject>;
   /** Keys in sorted order, rebuilt lazily after an insert or removal. */
   sorted: string[] | undefined;
+  /**
+   * Per stored object, the sizes of its object-valued members as `toJsonValue` counts them. A write that
+   * carries such a member over unchanged (the same frozen subtree: an informer's object edited, the part
+   * a patch leaves alone) is not walked again; a member without a known size is measured on demand.
+   */
+  sizes: Map<string, MemberSizes>;
 }
 
 interface WatchRegistration {
@@ -147,6 +153,9 @@ function sizeOf(rec: MemberSizes, node: object): number | undefined {
 }
 
 const idOf = (kind: Kind, key: string) => `${kind}|${key}`;
+/** Deleting and waiting for its blocking dependents (foreground deletion). */
+const waitsForDependents = (obj: KubeObject) =>
+  obj.metadata.deletionTimestamp !== undefined && (obj.metadata.finalizers ?? []).includes(FOREGROUND);
 const splitId = (id: string): [Kind, string] => {
   const bar = id.indexOf('|');
   return [id.slice(0, bar) as Kind, id.slice(bar + 1)];
@@ -214,12 +223,8 @@ export class StoreCore implements ResourceStore {
   readonly #byUid = new Map<string, string>();
   readonly #dependents = new Map<string, Set<string>>();
   readonly #watchers = new Map<Kind, Set<WatchRegistration>>();
-  /**
-   * Per stored object (by id), the sizes of its object-valued members as `toJsonValue` counts them. A write
-   * that carries such a member over unchanged (the same frozen subtree: an informer's object edited, the
-   * part a patch leaves alone) is not walked again; a member without a known size is measured on demand.
-   */
-  readonly #memberSizes = new Map<string, MemberSizes>();
+  /** Uids of objects waiting for their dependents (deleting, with the foregroundDeletion finalizer). */
+  readonly #foreground = new Set<string>();
   readonly #history: HistoryRing;
   #rv: number;
   #txn: Txn | undefined;
@@ -318,9 +323,8 @@ export class StoreCore implements ResourceStore {
 
   async create<K extends Kind>(kind: K, obj: KindMap[K], options: WriteOptions = {}): Promise<KindMap[K]> {
     const info = this.#info(kind);
-    const sizes = new Map<object, number>();
-    const input = this.#normalize(info, obj, 'create', sizes);
-    return this.#transact(() => this.#remember(info.kind, this.#create(info, input), sizes), options) as KindMap[K];
+    const input = this.#normalize(info, obj, 'create', new Map());
+    return this.#transact(() => this.#create(info, input), options) as KindMap[K];
   }
 
   async update<K extends Kind>(kind: K, obj: KindMap[K], options: WriteOptions = {}): Promise<KindMap[K]> {
@@ -397,7 +401,7 @@ export class StoreCore implements ResourceStore {
         causes.push({ field: 'metadata.namespace', reason: 'FieldValueInvalid', message: 'field is immutable' });
       }
       if (causes.length > 0) throw new InvalidSpecError(info.kind, name, causes);
-      const stored = this.#memberSizesOf(idOf(info.kind, key), current);
+      const stored = this.#memberSizesOf(info.kind, key, current);
       const sizes = new Map<object, number>();
       const input = this.#normalize(info, patched, 'update', sizes, (n) => sizeOf(stored, n) ?? bodySizes.get(n));
       return this.#remember(
@@ -763,6 +767,7 @@ export class StoreCore implements ResourceStore {
   }
 
   #release(uid: string): void {
+    if (!this.#foreground.has(uid)) return;
     const id = this.#byUid.get(uid);
     if (id === undefined) return;
     const [kind, key] = splitId(id);
@@ -829,6 +834,8 @@ export class StoreCore implements ResourceStore {
   #apply(kind: Kind, key: string, old: KubeObject | undefined, next: KubeObject | undefined): void {
     const table = this.#table(kind);
     const id = idOf(kind, key);
+    if (old && waitsForDependents(old)) this.#foreground.delete(old.metadata.uid!);
+    if (next && waitsForDependents(next)) this.#foreground.add(next.metadata.uid!);
     if (old && next && old.metadata.uid === next.metadata.uid && sameOwners(old, next)) {
       // Most changes keep the uid and the owners: only the object itself moves.
       table.objects.set(key, next);
@@ -857,7 +864,7 @@ export class StoreCore implements ResourceStore {
     } else if (old) {
       table.objects.delete(key);
       table.sorted = undefined;
-      this.#memberSizes.delete(id);
+      table.sizes.delete(key);
     }
   }
 
@@ -912,7 +919,7 @@ export class StoreCore implements ResourceStore {
   #table(kind: Kind): KindTable {
     let t = this.#tables.get(kind);
     if (!t) {
-      t = { objects: new Map(), sorted: undefined };
+      t = { objects: new Map(), sorted: undefined, sizes: new Map() };
       this.#tables.set(kind, t);
     }
     return t;
@@ -1071,13 +1078,14 @@ export class StoreCore implements ResourceStore {
     const key = this.#keyFor(info, ns, name);
     const existing = this.#table(info.kind).objects.get(key);
     if (!existing) return undefined;
-    const sizes = this.#memberSizesOf(idOf(info.kind, key), existing);
+    const sizes = this.#memberSizesOf(info.kind, key, existing);
     return (n) => sizeOf(sizes, n);
   }
 
   /** The sizes of a stored object's object-valued members, measuring those not known yet. */
-  #memberSizesOf(id: string, obj: KubeObject): MemberSizes {
-    let rec = this.#memberSizes.get(id);
+  #memberSizesOf(kind: Kind, key: string, obj: KubeObject): MemberSizes {
+    const table = this.#table(kind);
+    let rec = table.sizes.get(key);
     if (rec?.obj !== obj) {
       const prev = rec;
       rec = { obj, nodes: [], bytes: [] };
@@ -1087,7 +1095,7 @@ export class StoreCore implements ResourceStore {
         rec.nodes.push(v);
         rec.bytes.push(prev ? (sizeOf(prev, v) ?? -1) : -1);
       }
-      this.#memberSizes.set(id, rec);
+      table.sizes.set(key, rec);
     }
     // Members a write did not measure (the metadata every commit rewrites) are measured once, here.
     for (let i = 0; i < rec.bytes.length; i++) if (rec.bytes[i]! < 0) rec.bytes[i] = jsonSize(rec.nodes[i]);
@@ -1097,7 +1105,8 @@ export class StoreCore implements ResourceStore {
   /** Keeps the member sizes a write measured for the object it stored (the result of `#create` and friends). */
   #remember(kind: Kind, stored: KubeObject, measured: Map<object, number>): KubeObject {
     const key = this.#keyFor(KINDS[kind], nsOf(stored), stored.metadata.name!);
-    if (this.#table(kind).objects.get(key) !== stored) return stored;
+    const table = this.#table(kind);
+    if (table.objects.get(key) !== stored) return stored;
     const rec: MemberSizes = { obj: stored, nodes: [], bytes: [] };
     for (const k in stored) {
       const v = (stored as unknown as Record<string, unknown>)[k];
@@ -1105,7 +1114,7 @@ export class StoreCore implements ResourceStore {
       rec.nodes.push(v);
       rec.bytes.push(measured.get(v) ?? -1);
     }
-    this.#memberSizes.set(idOf(kind, key), rec);
+    table.sizes.set(key, rec);
     return stored;
   }
 
