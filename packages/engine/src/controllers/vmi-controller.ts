@@ -105,6 +105,10 @@ interface Runtime {
   lastNode: string | undefined;
   persisted?: ReturnType<typeof persist>;
   persistedOf?: LifecycleSnapshot;
+  /** What the status last computed (and found current) was computed from; the same again gives the same. */
+  statusFrom?: unknown[];
+  /** The VMI's resource requests, parsed once per spec. */
+  resources?: { spec: unknown; req: { cpuMillis: number; memoryBytes: number } };
 }
 
 export class VmiController {
@@ -311,7 +315,7 @@ export class VmiController {
 
     // 3. Account, persist, then act.
     const after = snap();
-    this.#account(key, vmi, after);
+    this.#account(key, vmi, rt, after);
     this.#recordEvents(vmi, before, after);
     if (after.status === 'done') {
       // A release without confirmation is said on the object itself before it goes.
@@ -460,15 +464,14 @@ export class VmiController {
   }
 
   /** Keeps the scheduler's accounting in step with where the VMI's domains are. */
-  #account(key: string, vmi: VirtualMachineInstance, s: LifecycleSnapshot): void {
+  #account(key: string, vmi: VirtualMachineInstance, rt: Runtime, s: LifecycleSnapshot): void {
     const sched = this.#ctx.scheduler;
     const c = s.context;
     const phase = vmiPhase(s);
     const live = s.status === 'active' && c.node !== undefined && phase !== 'Succeeded' && phase !== 'Failed';
-    let req: { cpuMillis: number; memoryBytes: number } | undefined;
     const request = () => {
-      req ??= safeResources(vmi);
-      return req;
+      if (rt.resources?.spec !== vmi.spec) rt.resources = { spec: vmi.spec, req: safeResources(vmi) };
+      return rt.resources.req;
     };
     if (live) sched.assign(key, c.node!, request().cpuMillis, request().memoryBytes);
     else sched.release(key);
@@ -621,10 +624,24 @@ export class VmiController {
     return rt.persisted;
   }
 
+  /** Everything `#status` reads besides the clock (which only stamps what changed). */
+  #statusInputs(key: string, rt: Runtime, s: LifecycleSnapshot, current: VirtualMachineInstance): unknown[] {
+    const nodeName = s.context.node ?? rt.lastNode;
+    const node = nodeName ? this.#ctx.informers.node.get(undefined, nodeName) : undefined;
+    const skipped = this.#cleanupSkipped.has(key);
+    return [current.status, current.spec, s, node, rt.lastNode, rt.rebootHandled, rt.migrationRejected, skipped];
+  }
+
   async #writeStatus(key: string, vmi: VirtualMachineInstance, rt: Runtime, s: LifecycleSnapshot): Promise<void> {
+    // Most reconciles change nothing the status shows: the same inputs as last time give the same status.
+    const from = rt.statusFrom;
+    if (from && sameItems(from, this.#statusInputs(key, rt, s, vmi))) return;
     const status = this.#status(key, vmi, rt, s);
     // Timestamps of unchanged conditions are preserved, so an unchanged status compares equal.
-    if (jsonEqual(status, vmi.status ?? {})) return;
+    if (jsonEqual(status, vmi.status ?? {})) {
+      rt.statusFrom = this.#statusInputs(key, rt, s, vmi);
+      return;
+    }
     const { namespace, name } = splitKey(key);
     const updated = await this.#ctx.store.patch(
       'VirtualMachineInstance',
@@ -639,6 +656,7 @@ export class VmiController {
       { subresource: 'status', shared: true },
     );
     rt.written = updated.status;
+    rt.statusFrom = this.#statusInputs(key, rt, s, updated);
     this.#ctx.informers.vmi.observe(updated);
   }
 
@@ -931,6 +949,12 @@ function bandwidthOf(q: string): number {
   } catch {
     return 0;
   }
+}
+
+function sameItems(a: readonly unknown[], b: readonly unknown[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function min(a: number | undefined, b: number | undefined): number | undefined {
