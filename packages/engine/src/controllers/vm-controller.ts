@@ -291,7 +291,7 @@ export class VmController {
         reason: paused.reason ?? 'PausedByUser',
         message: paused.message ?? '',
       });
-    else conditions = (conditions ?? []).filter((c) => c.type !== COND_PAUSED);
+    else conditions = without(conditions, COND_PAUSED);
     const lm = findCondition(live?.status?.conditions, COND_LIVE_MIGRATABLE);
     if (lm)
       set({
@@ -309,7 +309,7 @@ export class VmController {
         reason: 'RestartRequired',
         message: 'the VM spec changed while it runs; restart the VM to apply it',
       });
-    } else conditions = (conditions ?? []).filter((c) => c.type !== COND_RESTART_REQUIRED);
+    } else conditions = without(conditions, COND_RESTART_REQUIRED);
     const createError = this.#createErrors.get(key);
     if (createError) set({ type: COND_FAILURE, status: 'True', reason: 'FailedCreate', message: createError });
     else if (extra.foreign) {
@@ -319,7 +319,7 @@ export class VmController {
         reason: 'VMIExists',
         message: `a VirtualMachineInstance named ${extra.foreign.metadata.name} exists that this VM does not control`,
       });
-    } else conditions = (conditions ?? []).filter((c) => c.type !== COND_FAILURE);
+    } else conditions = without(conditions, COND_FAILURE);
 
     const status: VirtualMachineStatus = {
       ...old,
@@ -373,6 +373,12 @@ function transitionTime(vmi: VirtualMachineInstance, phase: string): number | un
 
 function runningSince(vmi: VirtualMachineInstance): number | undefined {
   return transitionTime(vmi, 'Running');
+}
+
+/** The conditions without `type`: the list itself when it has none (it is rebuilt every reconcile). */
+function without(conditions: Condition[] | undefined, type: string): Condition[] {
+  if (!conditions) return [];
+  return conditions.some((c) => c.type === type) ? conditions.filter((c) => c.type !== type) : conditions;
 }
 
 function min(a: number | undefined, b: number | undefined): number | undefined {
