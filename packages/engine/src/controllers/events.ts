@@ -57,7 +57,7 @@ export class EventRecorder {
     if (existingName) {
       const ev = await this.#store.tryGet('Event', ns, existingName);
       if (ev) {
-        await this.#store.update('Event', { ...ev, count: (ev.count ?? 1) + 1, lastTimestamp: now });
+        await this.#store.update('Event', { ...ev, count: (ev.count ?? 1) + 1, lastTimestamp: now }, { shared: true });
         return;
       }
     }
@@ -82,7 +82,8 @@ export class EventRecorder {
       lastTimestamp: now,
       source: { component: this.#component },
     };
-    await this.#store.create('Event', event);
+    // The stored event is not read back: no copy of it is needed.
+    await this.#store.create('Event', event, { shared: true });
     this.#names.set(aggKey, name);
     // Bounded like the Kubernetes recorder's LRU: forgetting an entry only starts a fresh Event.
     if (this.#names.size > 4096) this.#names.delete(this.#names.keys().next().value as string);
