@@ -14,6 +14,12 @@ import { spawnSync } from 'node:child_process';
 import { type DomainDefinition, KUBEVIRT_API_VERSION, VirtualClock, type VirtualMachine } from '@virtkit/engine';
 import { SimEnv, SimFabric, SimNode } from '@virtkit/sim';
 
+/** CPU seconds (user + system, all threads) since `start`: steadier than wall time on a shared machine. */
+function cpuSince(start: NodeJS.CpuUsage): string {
+  const u = process.cpuUsage(start);
+  return ((u.user + u.system) / 1e6).toFixed(2);
+}
+
 /** KWOK's published throughput on its apiserver, pods per second. */
 const KWOK_PODS_PER_SEC = 20;
 
@@ -34,6 +40,7 @@ function def(i: number): DomainDefinition {
 async function direct(nodeCount: number, vmCount: number): Promise<void> {
   globalThis.gc?.();
   const wall0 = performance.now();
+  const cpu0 = process.cpuUsage();
   const clock = new VirtualClock({ start: Date.UTC(2026, 0, 1) });
   const fabric = new SimFabric({ clock, seed: 1, trace: { enabled: false } });
   const nodes: SimNode[] = [];
@@ -85,7 +92,7 @@ async function direct(nodeCount: number, vmCount: number): Promise<void> {
   console.log(
     [
       `nodes=${nodeCount} vms=${vmCount} (SimNodes driven directly, no engine)`,
-      `  wall            ${wall.toFixed(2)} s (to all Running: ${(upWall / 1000).toFixed(2)} s)`,
+      `  wall            ${wall.toFixed(2)} s (to all Running: ${(upWall / 1000).toFixed(2)} s), CPU ${cpuSince(cpu0)} s`,
       `  virtual time    ${(upVirtual / 1000).toFixed(1)} s to all Running, ${((clock.now() - v0) / 1000).toFixed(1)} s total`,
       `  peak RSS        ${rssMiB.toFixed(0)} MiB`,
       `  transitions     ${transitions} (${(transitions / wall).toFixed(0)} per wall second = ${(transitions / wall / KWOK_PODS_PER_SEC).toFixed(0)}× KWOK's ~${KWOK_PODS_PER_SEC} pods/s)`,
@@ -114,6 +121,7 @@ function vm(i: number): VirtualMachine {
 async function throughEngine(nodeCount: number, vmCount: number): Promise<void> {
   globalThis.gc?.();
   const wall0 = performance.now();
+  const cpu0 = process.cpuUsage();
   await using env = await SimEnv.create({
     nodes: Array.from({ length: nodeCount }, (_, i) => ({ name: `node-${i}`, cpu: 64, memory: '512Gi', vms: 110 })),
     seed: 1,
@@ -164,7 +172,7 @@ async function throughEngine(nodeCount: number, vmCount: number): Promise<void> 
   console.log(
     [
       `nodes=${nodeCount} vms=${vmCount} (SimEnv: embedded engine + MemoryStore + SimNodes)`,
-      `  wall            ${wall.toFixed(2)} s (to all Running: ${(upWall / 1000).toFixed(2)} s)`,
+      `  wall            ${wall.toFixed(2)} s (to all Running: ${(upWall / 1000).toFixed(2)} s), CPU ${cpuSince(cpu0)} s`,
       `  virtual time    ${(upVirtual / 1000).toFixed(1)} s to all Running, ${((env.clock.now() - v0) / 1000).toFixed(1)} s total`,
       `  peak RSS        ${rssMiB.toFixed(0)} MiB`,
       `  transitions     ${transitions} node lifecycle/ready events (${(transitions / wall).toFixed(0)} per wall second = ${(transitions / wall / KWOK_PODS_PER_SEC).toFixed(1)}× KWOK's ~${KWOK_PODS_PER_SEC} pods/s)`,
@@ -205,6 +213,7 @@ async function replicaSet(nodeCount: number, replicas: number): Promise<void> {
     return r;
   };
   const wall0 = performance.now();
+  const cpu0 = process.cpuUsage();
   const v0 = env.clock.now();
   await env.store.create('VirtualMachineInstanceReplicaSet', {
     apiVersion: KUBEVIRT_API_VERSION,
@@ -226,7 +235,7 @@ async function replicaSet(nodeCount: number, replicas: number): Promise<void> {
   console.log(
     [
       `replica set of ${replicas} on ${nodeCount} Ready nodes (SimEnv), scale-up from 0`,
-      `  wall            ${wall.toFixed(2)} s to all ready (virtual ${((env.clock.now() - v0) / 1000).toFixed(1)} s)`,
+      `  wall            ${wall.toFixed(2)} s to all ready (virtual ${((env.clock.now() - v0) / 1000).toFixed(1)} s), CPU ${cpuSince(cpu0)} s`,
       `  placements      ${placements} in ${placeWall.toFixed(2)} s wall = ${(placements / placeWall).toFixed(0)} per wall second`,
       `  VMIs to ready   ${(replicas / wall).toFixed(0)} per wall second = ${(replicas / wall / KWOK_PODS_PER_SEC).toFixed(1)}× KWOK's ~${KWOK_PODS_PER_SEC} pods/s`,
       `  peak RSS        ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`,
