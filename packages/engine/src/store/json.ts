@@ -58,6 +58,9 @@ export function jsonPath(path: string, key: string | number): string {
   return `${path}[${JSON.stringify(key)}]`;
 }
 
+/** How deep `toJsonValue` walks before it looks for cycles (see there). */
+const CYCLE_DEPTH = 64;
+
 /**
  * Validates that `value` is plain JSON data and returns a deep-frozen copy. Object properties whose value is
  * `undefined` are dropped (as JSON.stringify does); everything else JSON cannot represent faithfully — functions,
@@ -67,22 +70,59 @@ export function jsonPath(path: string, key: string | number): string {
 export function toJsonValue(value: unknown, path = '', options: ToJsonOptions = {}): JsonValue {
   const limit = options.maxBytes ?? Number.POSITIVE_INFINITY;
   let bytes = options.startBytes ?? 0;
-  const onPath = new Set<object>();
-  if (options.within) onPath.add(options.within);
   const collect = options.collect;
   // The path is kept as a stack of keys and only turned into text when there is an error to report.
   const stack: (string | number)[] = [];
-  const fail = (message: string, key?: string | number): never => {
+  const fail = (message: string, key?: string | number, keys: readonly (string | number)[] = stack): never => {
     let p = path;
-    for (const k of key === undefined ? stack : [...stack, key]) p = jsonPath(p, k);
+    for (const k of key === undefined ? keys : [...keys, key]) p = jsonPath(p, k);
     throw new JsonShapeError(p || '<root>', message);
+  };
+  // The containers from the top to here: meeting one of them again is a cycle. Looking that up at every
+  // container cost more than the rest of the walk, and a cycle matters only once the walk goes deep through
+  // it: up to CYCLE_DEPTH containers deep nothing is looked up, then the path is checked once for its first
+  // repeat (reported where a lookup at every container would have found it) and a set takes over. A size
+  // error is checked the same way first: the walk may have gone round a cycle a few times before it.
+  const within = options.within ? 1 : 0;
+  const objs: object[] = options.within ? [options.within] : [];
+  let deep: Set<object> | undefined;
+  const failOnRepeat = (): void => {
+    for (let k = 1; k < objs.length; k++) {
+      for (let j = 0; j < k; j++) {
+        if (objs[j] === objs[k]) fail('circular reference', undefined, stack.slice(0, k - within));
+      }
+    }
+  };
+  const tooLarge = (): never => {
+    failOnRepeat();
+    throw new JsonSizeError(bytes, limit);
+  };
+  const enter = (v: object): void => {
+    if (deep) {
+      if (deep.has(v)) fail('circular reference');
+      deep.add(v);
+    } else if (objs.length === CYCLE_DEPTH) {
+      objs.push(v);
+      failOnRepeat();
+      objs.pop();
+      deep = new Set(objs);
+      deep.add(v);
+    }
+    objs.push(v);
+  };
+  const leave = (v: object): void => {
+    objs.pop();
+    if (deep) {
+      deep.delete(v);
+      if (objs.length < CYCLE_DEPTH) deep = undefined;
+    }
   };
 
   const walk = (v: unknown): JsonValue => {
     switch (typeof v) {
       case 'string':
         bytes += v.length + 2;
-        if (bytes > limit) throw new JsonSizeError(bytes, limit);
+        if (bytes > limit) tooLarge();
         return v;
       case 'boolean':
         bytes += 5;
@@ -96,10 +136,9 @@ export function toJsonValue(value: unknown, path = '', options: ToJsonOptions = 
           bytes += 4;
           return null;
         }
-        if (onPath.has(v)) fail('circular reference');
         const start = bytes;
         if (Array.isArray(v)) {
-          onPath.add(v);
+          enter(v);
           const out: JsonValue[] = new Array(v.length);
           for (let i = 0; i < v.length; i++) {
             const item: unknown = v[i];
@@ -108,19 +147,21 @@ export function toJsonValue(value: unknown, path = '', options: ToJsonOptions = 
             out[i] = walk(item);
             stack.pop();
           }
-          onPath.delete(v);
+          leave(v);
           bytes += 2 + v.length;
-          if (bytes > limit) throw new JsonSizeError(bytes, limit);
+          if (bytes > limit) tooLarge();
           if (collect && stack.length <= collect.depth) collect.into.set(out, bytes - start);
           return Object.freeze(out) as JsonValue[];
         }
+        if (deep?.has(v)) fail('circular reference');
         if (!isPlainObject(v)) {
           const name = (v as { constructor?: { name?: string } }).constructor?.name ?? 'object';
           fail(`a ${name} is not a JSON value; use a plain object or string`);
         }
-        onPath.add(v);
+        enter(v);
         const out: Record<string, JsonValue> = {};
-        for (const key of Object.keys(v)) {
+        for (const key in v) {
+          if (!Object.hasOwn(v, key)) continue;
           const item = (v as Record<string, unknown>)[key];
           if (item === undefined) continue;
           bytes += key.length + 4;
@@ -129,9 +170,9 @@ export function toJsonValue(value: unknown, path = '', options: ToJsonOptions = 
           else out[key] = walk(item);
           stack.pop();
         }
-        onPath.delete(v);
+        leave(v);
         bytes += 2;
-        if (bytes > limit) throw new JsonSizeError(bytes, limit);
+        if (bytes > limit) tooLarge();
         if (collect && stack.length <= collect.depth) collect.into.set(out, bytes - start);
         return Object.freeze(out);
       }
@@ -256,13 +297,17 @@ export function jsonEqual(a: unknown, b: unknown): boolean {
     return true;
   }
   if (Array.isArray(b)) return false;
-  const ka = Object.keys(a);
-  if (ka.length !== Object.keys(b).length) return false;
-  for (const key of ka) {
+  // Own enumerable keys, counted without building key arrays (this runs on every status compared).
+  let na = 0;
+  for (const key in a) {
+    if (!Object.hasOwn(a, key)) continue;
+    na++;
     if (!Object.hasOwn(b, key)) return false;
     if (!jsonEqual((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key])) return false;
   }
-  return true;
+  let nb = 0;
+  for (const key in b) if (Object.hasOwn(b, key)) nb++;
+  return na === nb;
 }
 
 export function isJsonObject(v: unknown): v is Record<string, unknown> {

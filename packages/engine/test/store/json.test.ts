@@ -95,3 +95,85 @@ describe('toJsonObjectReusing', () => {
     }
   });
 });
+
+describe('toJsonValue cycle and size errors', () => {
+  /** The rule, spelled out: a cycle is reported where the walk first meets a container already on its path. */
+  function oracle(value: unknown, maxBytes = Number.POSITIVE_INFINITY): string {
+    let bytes = 0;
+    const onPath = new Set<object>();
+    const keys: (string | number)[] = [];
+    const at = () => keys.map((k) => (typeof k === 'number' ? `[${k}]` : `.${k}`)).join('');
+    const walk = (v: unknown): void => {
+      if (typeof v === 'string') {
+        bytes += v.length + 2;
+        if (bytes > maxBytes) throw new Error('size');
+        return;
+      }
+      if (typeof v === 'number') {
+        bytes += 8;
+        return;
+      }
+      if (v === null || typeof v !== 'object') throw new Error('unexpected');
+      if (onPath.has(v)) throw new Error(`cycle${at()}`);
+      onPath.add(v);
+      const entries = Array.isArray(v) ? v.map((x, i) => [i, x] as const) : Object.entries(v);
+      for (const [k, x] of entries) {
+        if (!Array.isArray(v)) bytes += String(k).length + 4;
+        keys.push(k);
+        walk(x);
+        keys.pop();
+      }
+      onPath.delete(v);
+      bytes += Array.isArray(v) ? 2 + v.length : 2;
+      if (bytes > maxBytes) throw new Error('size');
+    };
+    try {
+      walk(value);
+    } catch (e) {
+      return (e as Error).message;
+    }
+    return 'ok';
+  }
+  const actual = (value: unknown, maxBytes?: number): string => {
+    try {
+      toJsonValue(value, '', maxBytes === undefined ? {} : { maxBytes });
+      return 'ok';
+    } catch (e) {
+      if (e instanceof JsonSizeError) return 'size';
+      const field = (e as JsonShapeError).field;
+      if ((e as Error).message.endsWith('circular reference')) {
+        return `cycle${field === '<root>' ? '' : `.${field}`.replace(/\.\[/g, '[')}`;
+      }
+      throw e;
+    }
+  };
+  /** A chain `depth` objects deep (each with some filler), its last link pointing back `back` links up. */
+  function chain(depth: number, back: number, filler = 1): Record<string, unknown> {
+    const links: Record<string, unknown>[] = [];
+    for (let i = 0; i < depth; i++) links.push({ pad: 'x'.repeat(filler), n: i });
+    for (let i = 0; i + 1 < depth; i++) links[i]!.next = i % 3 === 2 ? [links[i + 1]] : links[i + 1];
+    if (back > 0) links[depth - 1]!.next = links[depth - back];
+    return links[0]!;
+  }
+
+  it('reports a cycle at the path where it first closes, shallow or deep', () => {
+    for (const depth of [1, 2, 5, 40, 63, 64, 65, 66, 130, 200]) {
+      for (const back of [0, 1, 2, depth > 3 ? depth - 1 : 1, depth]) {
+        if (back > depth) continue;
+        const v = chain(depth, back);
+        expect(actual(v), `depth ${depth} back ${back}`).toBe(oracle(v));
+      }
+    }
+  });
+
+  it('reports the cycle, not the size, when the walk went round the cycle before the size ran out', () => {
+    for (const depth of [3, 10, 50]) {
+      for (const filler of [1, 50, 400]) {
+        const v = chain(depth, 2, filler);
+        for (const maxBytes of [100, 1_000, 10_000, 100_000]) {
+          expect(actual(v, maxBytes), `depth ${depth} filler ${filler} max ${maxBytes}`).toBe(oracle(v, maxBytes));
+        }
+      }
+    }
+  });
+});
