@@ -1,9 +1,12 @@
 /**
  * What a node refuses in a definition before it creates anything, with `InvalidSpec` — the same checks
  * the libvirt agent makes: the id must be usable as a libvirt domain name, the uid as a directory name
- * (per-domain files live under it), and every disk must name a volume.
+ * (per-domain files live under it), every disk must name a volume, and every hostDisk must pass the
+ * host's allow-list (see host-disks.ts).
  */
 import type { DomainDefinition } from '@virtkit/engine';
+import type { HostDisks } from './host-disks.ts';
+import { memoryToBytes } from './quantity.ts';
 
 /** Why `def.id`/`def.uid` cannot be used on a node, or undefined. */
 export function identityError(def: DomainDefinition): string | undefined {
@@ -23,6 +26,28 @@ export function diskError(def: DomainDefinition): string | undefined {
   const volumes = new Set((def.spec.volumes ?? []).map((v) => v.name));
   for (const d of def.spec.domain?.devices?.disks ?? []) {
     if (!volumes.has(d.name)) return `disk ${d.name}: has no matching volume`;
+  }
+  return undefined;
+}
+
+/**
+ * Why a hostDisk volume cannot be used on this host, or undefined. Volumes are taken in the order the
+ * agent prepares them (disks in order, then volumes no disk names); a `DiskOrCreate` that passes creates
+ * its file even when a later volume is refused, as on a real host.
+ */
+export function hostDiskError(def: DomainDefinition, host: HostDisks): string | undefined {
+  const volumes = def.spec.volumes ?? [];
+  const disks = def.spec.domain?.devices?.disks ?? [];
+  const ordered = [
+    ...disks.map((d) => volumes.find((v) => v.name === d.name)),
+    ...volumes.filter((v) => !disks.some((d) => d.name === v.name)),
+  ];
+  for (const v of ordered) {
+    const hd = v?.hostDisk;
+    if (!hd) continue;
+    const capacity = hd.capacity === undefined ? undefined : memoryToBytes(hd.capacity);
+    const outcome = host.resolve(hd.path, hd.type, capacity);
+    if (!outcome.ok) return outcome.message;
   }
   return undefined;
 }

@@ -27,6 +27,7 @@ export {
 } from './faults.ts';
 export { bootScript, heartbeatLine, kernelStamp, panicLines, READY_PREFIX, readyLine } from './guest-script.ts';
 export { GuestTimers } from './guest-timers.ts';
+export { absolutePathError, type HostDiskLayout, type HostDiskOutcome, HostDisks } from './host-disks.ts';
 export {
   canSwitchOver,
   dirtiedBytes,

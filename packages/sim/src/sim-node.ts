@@ -19,6 +19,10 @@
  * - `rebootDomain` clears `guestReady` at once (as the agent does); the new boot's ready line sets it again.
  * - `defineDomain` refuses with `InvalidSpec` what the agent refuses before creating anything: an id that
  *   cannot be a domain name, a uid that cannot be a directory name, a disk without a volume.
+ * - hostDisk volumes follow the agent's allow-list (`hostDiskRoots`, none by default: every hostDisk is
+ *   refused) over the host files the node is given (`hostFiles`, `hostSymlinks`): `defineDomain` refuses
+ *   with `InvalidSpec` a path outside the roots (symlinks resolved), a missing `Disk`, a `DiskOrCreate`
+ *   without capacity; a `DiskOrCreate` creates its file, which stays on the node.
  * - Migration: on completion the source reports `Stopped/Migrated` and forgets the domain (as the agent
  *   does: it undefines the source itself, without an `Undefined` event); the target's domain appears only
  *   on completion.
@@ -60,7 +64,7 @@ import {
   type SimImage,
   type TimingProfile,
 } from './defaults.ts';
-import { diskError, identityError } from './definition-checks.ts';
+import { diskError, hostDiskError, identityError } from './definition-checks.ts';
 import { type Dist, sample, validateDist } from './distributions.ts';
 import { CONTROL_PLANE, type SimFabric } from './fabric.ts';
 import type { FaultTiming, MigrationPhase, NodeFault } from './faults.ts';
@@ -74,6 +78,7 @@ import {
   restartLine,
 } from './guest-script.ts';
 import { GuestTimers } from './guest-timers.ts';
+import { HostDisks } from './host-disks.ts';
 import { canSwitchOver, dirtiedBytes, sendMs } from './migration-model.ts';
 import { cpuToMillis, formatBytes, memoryToBytes, parseQuantity } from './quantity.ts';
 import { type DomainSize, domainSize, imageRepository, imagesOf } from './resources.ts';
@@ -119,6 +124,15 @@ export interface SimNodeOptions {
   hypervisor?: 'kvm' | 'qemu';
   /** `minimal`: the guest prints only its ready line and heartbeats (large simulations). */
   console?: 'full' | 'minimal';
+  /**
+   * Absolute directories hostDisk paths must lie under, like the agent's `hostDiskRoots`. Default none:
+   * every hostDisk volume is refused, as on a real node configured with none.
+   */
+  hostDiskRoots?: readonly string[];
+  /** Regular files on the simulated host (absolute paths), for hostDisk volumes of type `Disk`. */
+  hostFiles?: readonly string[];
+  /** Symlinks on the simulated host: link path → target (absolute, or relative to the link's directory). */
+  hostSymlinks?: Readonly<Record<string, string>>;
 }
 
 interface Dom {
@@ -237,6 +251,8 @@ export class SimNode implements NodeDriver {
   readonly #overcommit: { cpu: number; memory: number };
   readonly #minimalConsole: boolean;
   readonly #diskBytes: number;
+  /** Host files as hostDisk volumes see them; `DiskOrCreate` adds to it and nothing removes. */
+  readonly #hostDisks: HostDisks;
   #diskUsed = 0;
   #diskFull = false;
 
@@ -298,6 +314,11 @@ export class SimNode implements NodeDriver {
     this.#overcommit = { cpu: options.overcommit?.cpu ?? 1, memory: options.overcommit?.memory ?? 1 };
     this.#minimalConsole = options.console === 'minimal';
     this.#diskBytes = options.diskBytes ?? DEFAULT_DISK_BYTES;
+    this.#hostDisks = new HostDisks({
+      roots: options.hostDiskRoots ?? [],
+      files: options.hostFiles ?? [],
+      symlinks: options.hostSymlinks ?? {},
+    });
     for (const ref of options.preloadedImages ?? []) {
       const size = this.#resolveImage(ref)?.sizeBytes ?? 0;
       this.#imageCache.set(ref, { state: 'cached', size });
@@ -884,6 +905,8 @@ export class SimNode implements NodeDriver {
     if (typeof size === 'string') return this.#refuse(this.#err('InvalidSpec', size));
     const badDisk = diskError(def);
     if (badDisk) return this.#refuse(this.#err('InvalidSpec', badDisk));
+    const badHostDisk = hostDiskError(def, this.#hostDisks);
+    if (badHostDisk) return this.#refuse(this.#err('InvalidSpec', badHostDisk));
     const refusal = this.#fitError(size);
     if (refusal) return this.#refuse(this.#err('InsufficientResources', refusal));
     this.#reserve(size);
