@@ -34,6 +34,12 @@ export interface EmbeddedOptions {
   seed?: number;
   namespace?: string;
   engineConfig?: EngineConfig;
+  /**
+   * Directories hostDisk volumes may live under, on every node (simulated or the libvirt agent). Default
+   * none: VMs with a hostDisk are refused (`InvalidSpec`), as by the agent. A node shape's own
+   * `options.hostDiskRoots` wins.
+   */
+  hostDiskRoots?: string[];
   /** libvirt driver settings (driver: 'libvirt'). */
   libvirt?: { socketPath?: string; nodeName?: string; agentDataDir?: string; hypervisor?: 'auto' | 'kvm' | 'qemu' };
 }
@@ -70,6 +76,7 @@ export async function connect(options: ConnectOptions = {}): Promise<VirtkitClie
     seed: options.seed ?? 1,
     ...(store ? { store } : {}),
     ...(options.engineConfig ? { engineConfig: options.engineConfig } : {}),
+    ...(options.hostDiskRoots ? { nodeDefaults: { hostDiskRoots: options.hostDiskRoots } } : {}),
   });
   const engine = env.engine;
   if (!engine) throw new Error('SimEnv did not start an engine');
@@ -125,6 +132,7 @@ async function connectLibvirt(options: EmbeddedOptions): Promise<VirtkitClient> 
     clock,
     ...(options.libvirt?.socketPath ? { libvirt: { socketPath: options.libvirt.socketPath } } : {}),
     ...(options.libvirt?.hypervisor ? { hypervisor: options.libvirt.hypervisor } : {}),
+    ...(options.hostDiskRoots ? { hostDiskRoots: options.hostDiskRoots } : {}),
   });
   const drivers = new DriverRegistry([driver]);
   const engine = createEngine({
