@@ -13,7 +13,7 @@ export async function main(log: (line: string) => void = console.log): Promise<{
   for (let i = 1; i <= 6; i++) await vk.vms.waitFor(`web-${i}`, 'Running');
   const node = 'node-1';
   const progress = await vk.nodes.drain(node, {
-    onProgress: (p) => log(`drain ${node}: ${p.total - p.remaining}/${p.total} moved`),
+    onProgress: (p) => log(`drain ${node}: ${p.remaining} left, ${p.migrated} live-migrated, ${p.evicted} restarted`),
   });
   const left = (await vk.vmis.list()).filter((v) => v.status?.nodeName === node && v.status.phase === 'Running');
   if (left.length > 0) throw new Error(`${node} still runs ${left.length} VMs after the drain`);
@@ -22,7 +22,7 @@ export async function main(log: (line: string) => void = console.log): Promise<{
   await vk.vms.create(webServer(7));
   const vmi = await vk.vmis.waitFor('web-7', 'Running');
   log(`web-7 scheduled on ${vmi.status?.nodeName} (the emptiest node)`);
-  return { moved: progress.total, node };
+  return { moved: progress.migrated + progress.evicted, node };
 }
 
 if (import.meta.main) await main();

@@ -51,9 +51,11 @@ export async function main(log: (line: string) => void = console.log): Promise<v
   log(`${vt()} draining ${victim}...`);
   const drained = await vk.nodes.drain(victim, {
     onProgress: (p) =>
-      log(`    ${p.total - p.remaining}/${p.total} moved (${p.migrating} live-migrated, ${p.evicted} restarted)`),
+      log(
+        `    ${p.remaining} left: ${p.migrated} live-migrated, ${p.evicted} restarted elsewhere, ${p.migrating} migrating`,
+      ),
   });
-  log(`${vt()} ${victim} drained: ${drained.total} VMs moved, node cordoned`);
+  log(`${vt()} ${victim} drained: ${drained.migrated + drained.evicted} VMs moved, node cordoned`);
 
   log(`${vt()} final placement:`);
   for (const vmi of await vk.vmis.list()) {

@@ -16,6 +16,7 @@ import {
   COND_LIVE_MIGRATABLE,
   LABEL_HOSTNAME,
 } from './controllers/constants.ts';
+import { type DrainProgress, DrainTracker } from './controllers/drain-progress.ts';
 import { isControlledBy } from './controllers/owners.ts';
 import { isFinal, runStrategyOf } from './controllers/run-strategy.ts';
 import { snapshotFromStatus } from './controllers/vmi-snapshot.ts';
@@ -52,22 +53,7 @@ export interface MigrateOptions {
   addedNodeSelector?: Record<string, string>;
 }
 
-export interface DrainProgress {
-  node: string;
-  /** VMIs that were on the node when the drain started. */
-  total: number;
-  /** Of those, still on the node (running or shutting down). */
-  remaining: number;
-  /** Live migrations of the node's VMIs not yet finished. */
-  migrating: number;
-  /** VMIs that now run on another node. */
-  migrated: number;
-  /** VMIs stopped (to be restarted elsewhere per runStrategy, or not). */
-  evicted: number;
-  /** VMIs whose evictionStrategy is LiveMigrate but that cannot migrate (they block the drain). */
-  blocked: number;
-  done: boolean;
-}
+export type { DrainProgress };
 
 export interface DrainOptions {
   onProgress?: (p: DrainProgress) => void;
@@ -314,24 +300,16 @@ export class VmActions {
       },
       spec: { ...n.spec, unschedulable: true },
     }));
-    const initial = (await this.#store.list('VirtualMachineInstance')).items.filter(
-      (v) => v.status?.nodeName === node && !isFinal(v),
-    );
-    const tracked = new Map(initial.map((v) => [v.metadata.uid ?? '', v]));
     const abort = new AbortController();
     const onAbort = () => abort.abort(options.signal?.reason);
     options.signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      const current = new Map<string, VirtualMachineInstance>();
-      const migrations = new Map<string, VirtualMachineInstanceMigration>();
-      const progress = (): DrainProgress => drainProgress(node, tracked, current, migrations);
       const list = await this.#store.list('VirtualMachineInstance');
-      for (const v of list.items) current.set(v.metadata.uid ?? '', v);
       const migList = await this.#store.list('VirtualMachineInstanceMigration');
-      for (const m of migList.items) migrations.set(m.metadata.uid ?? '', m);
-      let last = progress();
-      options.onProgress?.(last);
-      if (last.done) return last;
+      const tracker = new DrainTracker(node, list.items, migList.items);
+      const first = tracker.changed() as DrainProgress;
+      options.onProgress?.(first);
+      if (first.done) return first;
       const vmiWatch = this.#store.watch('VirtualMachineInstance', {
         resourceVersion: list.resourceVersion,
         signal: abort.signal,
@@ -342,26 +320,19 @@ export class VmActions {
       });
       const done = new Promise<DrainProgress>((resolve, reject) => {
         const onChange = () => {
-          const p = progress();
-          if (!sameProgress(p, last)) {
-            last = p;
-            options.onProgress?.(p);
-          }
+          const p = tracker.changed();
+          if (!p) return;
+          options.onProgress?.(p);
           if (p.done) resolve(p);
         };
-        const pump = async <T extends VirtualMachineInstance | VirtualMachineInstanceMigration>(
-          it: AsyncIterable<{ type: string; object: T }>,
-          into: Map<string, T>,
-        ) => {
+        const pump = async <T>(it: AsyncIterable<T>, feed: (ev: T) => void) => {
           for await (const ev of it) {
-            const uid = ev.object.metadata.uid ?? '';
-            if (ev.type === 'DELETED') into.delete(uid);
-            else if (ev.type !== 'BOOKMARK') into.set(uid, ev.object);
+            feed(ev);
             onChange();
           }
         };
-        pump(vmiWatch, current).catch(reject);
-        pump(migWatch, migrations).catch(reject);
+        pump(vmiWatch, (ev) => tracker.vmiEvent(ev)).catch(reject);
+        pump(migWatch, (ev) => tracker.migrationEvent(ev)).catch(reject);
         abort.signal.addEventListener('abort', () => reject(abort.signal.reason), { once: true });
       });
       return await done;
@@ -473,54 +444,4 @@ function stateOf(vm: VirtualMachine): string {
 function stateOfVmi(vmi: VirtualMachineInstance): string {
   const vk = vmi.status?.virtkit as { state?: string } | undefined;
   return vk?.state ?? vmi.status?.phase ?? 'Pending';
-}
-
-function drainProgress(
-  node: string,
-  tracked: Map<string, VirtualMachineInstance>,
-  current: Map<string, VirtualMachineInstance>,
-  migrations: Map<string, VirtualMachineInstanceMigration>,
-): DrainProgress {
-  let remaining = 0;
-  let migrated = 0;
-  let evicted = 0;
-  let blocked = 0;
-  let migrating = 0;
-  const onNode = new Set<string>();
-  for (const [uid, v0] of tracked) {
-    const v = current.get(uid);
-    if (!v || isFinal(v)) {
-      evicted++;
-      continue;
-    }
-    if (v.status?.nodeName !== node) {
-      migrated++;
-      continue;
-    }
-    remaining++;
-    onNode.add(`${v.metadata.namespace}/${v.metadata.name}`);
-    const lm = findCondition(v.status?.conditions, COND_LIVE_MIGRATABLE);
-    if ((v.spec.evictionStrategy ?? v0.spec.evictionStrategy) === 'LiveMigrate' && lm?.status === 'False') blocked++;
-  }
-  // VMIs placed on the node after the drain started (before the cordon took) count as well.
-  for (const v of current.values()) {
-    if (v.status?.nodeName === node && !isFinal(v) && !tracked.has(v.metadata.uid ?? '')) remaining++;
-  }
-  for (const m of migrations.values()) {
-    if (m.status?.phase === 'Succeeded' || m.status?.phase === 'Failed') continue;
-    if (onNode.has(`${m.metadata.namespace}/${m.spec.vmiName}`)) migrating++;
-  }
-  return { node, total: tracked.size, remaining, migrating, migrated, evicted, blocked, done: remaining === 0 };
-}
-
-function sameProgress(a: DrainProgress, b: DrainProgress): boolean {
-  return (
-    a.total === b.total &&
-    a.remaining === b.remaining &&
-    a.migrating === b.migrating &&
-    a.migrated === b.migrated &&
-    a.evicted === b.evicted &&
-    a.blocked === b.blocked &&
-    a.done === b.done
-  );
 }

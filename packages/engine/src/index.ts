@@ -2,7 +2,6 @@
 
 export {
   type DrainOptions,
-  type DrainProgress,
   type MigrateOptions as VmMigrateOptions,
   type StartOptions,
   type StopOptions,
@@ -13,6 +12,7 @@ export { RealClock, sleepOn } from './clock/real-clock.ts';
 export { VirtualClock, type VirtualClockOptions } from './clock/virtual-clock.ts';
 export { DEFAULT_MIGRATIONS, type ResolvedMigrationConfig } from './controllers/config.ts';
 export * from './controllers/constants.ts';
+export { type DrainProgress, DrainTracker } from './controllers/drain-progress.ts';
 export { EventRecorder, type EventType } from './controllers/events.ts';
 export type { VmiVirtkitStatus } from './controllers/vmi-status.ts';
 export { DriverRegistry, type DriverRegistryChange } from './drivers.ts';

@@ -363,10 +363,11 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
             signal,
             onProgress: (p) =>
               out(
-                `drain ${p.node}: ${p.total - p.remaining}/${p.total} moved (${p.migrating} migrating, ${p.evicted} evicted)`,
+                `drain ${p.node}: ${p.remaining} left, ${p.migrated} migrated, ${p.evicted} evicted, ` +
+                  `${p.migrating} migrating${p.blocked ? `, ${p.blocked} blocked (LiveMigrate, not migratable)` : ''}`,
               ),
           });
-          out(`node ${node} drained: ${res.total} VMIs moved`);
+          out(`node ${node} drained: ${res.migrated} VMIs migrated, ${res.evicted} evicted`);
           return EXIT.ok;
         } else throw new UsageError(`unknown nodes verb "${verb}": use drain, cordon or uncordon`);
         out(`node/${node} ${verb}ed`);

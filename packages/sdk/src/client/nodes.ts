@@ -1,31 +1,27 @@
-import type { Node, VirtualMachineInstance } from '@virtkit/engine';
+import {
+  ANNOTATION_DRAIN,
+  type DrainProgress,
+  DrainTracker,
+  GoneError,
+  isoTime,
+  type Node,
+  TimeoutError,
+  type VirtualMachineInstance,
+  type VirtualMachineInstanceMigration,
+  type WatchEvent,
+} from '@virtkit/engine';
 import { ResourceClient } from './resources.ts';
 import type { Transport } from './transport.ts';
-import { Migrations } from './vms.ts';
 
-export interface DrainProgress {
-  node: string;
-  /** VMIs on the node when the drain began. */
-  total: number;
-  migrating: number;
-  /** Stopped so their VM can restart elsewhere (not live-migratable, or evictionStrategy None). */
-  evicted: number;
-  remaining: number;
-}
+export type { DrainProgress };
 
 export interface DrainOptions {
+  /** Called with the first count and then with every change of it. */
   onProgress?: (p: DrainProgress) => void;
+  /** Stop waiting after this long on the client's clock (the drain itself goes on; uncordon ends it). */
   timeoutMs?: number;
   signal?: AbortSignal;
 }
-
-const migratable = (vmi: VirtualMachineInstance) => {
-  const s = vmi.spec.evictionStrategy;
-  const live = vmi.status?.conditions?.find((c) => c.type === 'LiveMigratable')?.status !== 'False';
-  if (s === 'LiveMigrate') return true;
-  if (s === 'LiveMigrateIfPossible') return live;
-  return false;
-};
 
 export class Nodes extends ResourceClient<'Node'> {
   constructor(transport: Transport) {
@@ -47,78 +43,105 @@ export class Nodes extends ResourceClient<'Node'> {
     await this.transport.patch('Node', undefined, name, 'merge', { spec: { unschedulable: true } });
   }
 
+  /** Makes the node schedulable again and ends a drain. */
   async uncordon(name: string): Promise<void> {
-    await this.transport.patch('Node', undefined, name, 'merge', { spec: { unschedulable: null } });
+    await this.transport.patch('Node', undefined, name, 'merge', {
+      metadata: { annotations: { [ANNOTATION_DRAIN]: null } },
+      spec: { unschedulable: null },
+    });
   }
 
   /**
-   * Cordons the node, live-migrates every VMI whose evictionStrategy allows it (LiveMigrate, or
-   * LiveMigrateIfPossible when migratable) and evicts the rest (their VM restarts elsewhere when its
-   * runStrategy says so), then resolves once no VMI runs on the node.
+   * Cordons the node and asks the control plane to empty it — the same server-side drain as the engine's
+   * `VmActions.drain`, so it survives this client going away and retries failed evacuations: VMIs whose
+   * evictionStrategy is LiveMigrate (or LiveMigrateIfPossible while migratable) are live-migrated, the
+   * rest stopped (their VM restarts elsewhere when its runStrategy says so). A LiveMigrate VMI that cannot
+   * migrate blocks the drain, as KubeVirt's disruption budget does (`blocked` counts them). Resolves once
+   * no VMI runs on the node; rejects with TimeoutError after `timeoutMs` (default 30 min).
    */
   async drain(name: string, options: DrainOptions = {}): Promise<DrainProgress> {
-    await this.get(name);
-    await this.cordon(name);
-    const onNode = async () =>
-      (await this.transport.list('VirtualMachineInstance', { fieldSelector: `status.nodeName=${name}` })).items.filter(
-        (v) => v.status?.phase !== 'Succeeded' && v.status?.phase !== 'Failed',
-      );
-    const initial = await onNode();
-    const progress: DrainProgress = {
-      node: name,
-      total: initial.length,
-      migrating: 0,
-      evicted: 0,
-      remaining: initial.length,
-    };
-    const migrations = new Migrations(this.transport);
-    for (const vmi of initial) {
-      const ns = vmi.metadata.namespace ?? this.transport.defaultNamespace;
-      const vmiName = vmi.metadata.name ?? '';
-      if (migratable(vmi)) {
-        await migrations.create({
-          apiVersion: 'kubevirt.io/v1',
-          kind: 'VirtualMachineInstanceMigration',
-          metadata: { generateName: `${vmiName}-drain-`, namespace: ns, labels: { 'virtkit.io/drain': name } },
-          spec: { vmiName },
-        });
-        progress.migrating++;
-      } else {
-        await this.transport.delete('VirtualMachineInstance', ns, vmiName);
-        progress.evicted++;
-      }
-    }
-    options.onProgress?.({ ...progress });
-    const deadline = options.timeoutMs ?? 30 * 60_000;
+    const node = await this.get(name);
+    const requested = node.metadata.annotations?.[ANNOTATION_DRAIN] ?? isoTime(this.transport.clock.now());
+    await this.transport.patch('Node', undefined, name, 'merge', {
+      metadata: { annotations: { [ANNOTATION_DRAIN]: requested } },
+      spec: { unschedulable: true },
+    });
+    const timeoutMs = options.timeoutMs ?? 30 * 60_000;
     const ac = new AbortController();
-    options.signal?.addEventListener('abort', () => ac.abort(options.signal?.reason), { once: true });
-    const timer = this.transport.clock.setTimer(deadline, () => ac.abort(new Error('timeout')));
+    const onOuterAbort = () => ac.abort(options.signal?.reason);
+    options.signal?.addEventListener('abort', onOuterAbort, { once: true });
+    let timedOut = false;
+    const timer = this.transport.clock.setTimer(timeoutMs, () => {
+      timedOut = true;
+      ac.abort(new Error('timeout'));
+    });
+    let tracker: DrainTracker | undefined;
+    const report = (): DrainProgress | undefined => {
+      const p = tracker?.changed();
+      if (p) options.onProgress?.(p);
+      return p?.done ? p : undefined;
+    };
     try {
-      for (;;) {
-        const listed = await this.transport.list('VirtualMachineInstance', {
-          fieldSelector: `status.nodeName=${name}`,
-        });
-        const left = listed.items.filter((v) => v.status?.phase !== 'Succeeded' && v.status?.phase !== 'Failed').length;
-        if (left !== progress.remaining) {
-          progress.remaining = left;
-          options.onProgress?.({ ...progress });
-        }
-        if (left === 0) return { ...progress };
-        if (ac.signal.aborted) throw new Error(`drain of node ${name} did not finish: ${left} VMIs remain`);
-        // Wake on any VMI change, then recount.
-        const it = this.transport
-          .watch('VirtualMachineInstance', { resourceVersion: listed.resourceVersion, signal: ac.signal })
-          [Symbol.asyncIterator]();
+      while (!ac.signal.aborted) {
+        const [vmis, migrations] = await Promise.all([
+          this.transport.list('VirtualMachineInstance'),
+          this.transport.list('VirtualMachineInstanceMigration'),
+        ]);
+        if (tracker) tracker.resync(vmis.items, migrations.items);
+        else tracker = new DrainTracker(name, vmis.items, migrations.items);
+        const t = tracker;
+        const finished = report();
+        if (finished) return finished;
+        if (ac.signal.aborted) break; // e.g. by onProgress itself
+        const round = new AbortController();
+        const stopRound = () => round.abort();
+        ac.signal.addEventListener('abort', stopRound, { once: true });
         try {
-          await it.next();
+          return await new Promise<DrainProgress>((resolve, reject) => {
+            const pump = async <T extends VirtualMachineInstance | VirtualMachineInstanceMigration>(
+              it: AsyncIterable<WatchEvent<T>>,
+              feed: (ev: WatchEvent<T>) => void,
+            ) => {
+              for await (const ev of it) {
+                feed(ev);
+                const done = report();
+                if (done) resolve(done);
+              }
+            };
+            const watch = { signal: round.signal };
+            pump(
+              this.transport.watch('VirtualMachineInstance', { ...watch, resourceVersion: vmis.resourceVersion }),
+              (ev) => t.vmiEvent(ev),
+            ).catch(reject);
+            pump(
+              this.transport.watch('VirtualMachineInstanceMigration', {
+                ...watch,
+                resourceVersion: migrations.resourceVersion,
+              }),
+              (ev) => t.migrationEvent(ev),
+            ).catch(reject);
+            round.signal.addEventListener('abort', () => reject(round.signal.reason), { once: true });
+          });
         } catch (e) {
-          if (!ac.signal.aborted && (e as { code?: string }).code !== 'Gone') throw e;
+          if (e instanceof GoneError) continue; // history compacted: relist and watch again
+          if (!ac.signal.aborted) throw e;
         } finally {
-          await it.return?.();
+          ac.signal.removeEventListener('abort', stopRound);
+          round.abort();
         }
       }
+      if (timedOut) {
+        const p = tracker?.progress();
+        throw new TimeoutError(
+          `drain of node ${name} did not finish within ${timeoutMs} ms: ${p?.remaining ?? '?'} VMIs remain ` +
+            `(${p?.migrating ?? 0} migrating, ${p?.blocked ?? 0} blocked: LiveMigrate but not migratable)`,
+        );
+      }
+      throw options.signal?.reason ?? new Error('aborted');
     } finally {
       timer.cancel();
+      options.signal?.removeEventListener('abort', onOuterAbort);
+      ac.abort();
     }
   }
 }
