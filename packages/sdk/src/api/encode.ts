@@ -1,9 +1,9 @@
 /**
  * Response encoding: content negotiation (plain JSON, Table, PartialObjectMetadata, aggregated discovery),
- * served-version conversion, and JSON text of stored objects, cached per frozen object so a list or a watch
- * fan-out serializes each stored object once, not once per client.
+ * served-version conversion, and JSON text of stored objects, cached per store so a list or a watch fan-out
+ * serializes each stored object once, not once per client.
  */
-import type { KubeObject, WatchEvent } from '@virtkit/engine';
+import type { KubeObject, ResourceStore, WatchEvent } from '@virtkit/engine';
 import { parseMediaTypes } from './body.ts';
 import type { ServedResource } from './resources.ts';
 import { ApiError } from './status.ts';
@@ -69,11 +69,12 @@ export function served(r: ServedResource, obj: KubeObject): KubeObject {
 }
 
 /**
- * JSON text of stored objects, shared by every list and watcher that sends the same object: a watch fan-out
- * then serializes each change once, not once per watcher. An object's content is fixed by its uid and
- * resourceVersion (every write bumps the version); DELETED events are keyed apart because a watcher whose
- * selector an object stopped matching gets the previous content under the new version. Bounded in entries and
- * bytes; oldest out first.
+ * JSON text of one store's objects, shared by every list and watcher that sends the same object: a watch
+ * fan-out then serializes each change once, not once per watcher. Within a store an object's content is fixed
+ * by its uid and resourceVersion (every write bumps the version); another store can hold other content under
+ * the same pair (two simulations with one seed mint the same uids), hence one cache per store. DELETED events
+ * are keyed apart because a watcher whose selector an object stopped matching gets the previous content under
+ * the new version. Bounded in entries and bytes; oldest out first.
  */
 export class JsonCache {
   readonly #map = new Map<string, string>();
@@ -109,11 +110,21 @@ export class JsonCache {
   }
 }
 
-const shared = new JsonCache();
+const caches = new WeakMap<ResourceStore, JsonCache>();
+
+/** The JSON cache of `store`'s objects, shared by every handler serving that store; it goes with the store. */
+export function jsonCacheOf(store: ResourceStore): JsonCache {
+  let cache = caches.get(store);
+  if (cache === undefined) {
+    cache = new JsonCache();
+    caches.set(store, cache);
+  }
+  return cache;
+}
 
 /** JSON of the object served through `r`; only the apiVersion differs for older versions. */
-export function servedJson(r: ServedResource, obj: KubeObject, deleted = false): string {
-  if (r.apiVersion === obj.apiVersion || r.storeKind === undefined) return shared.json(obj, deleted);
+export function servedJson(cache: JsonCache, r: ServedResource, obj: KubeObject, deleted = false): string {
+  if (r.apiVersion === obj.apiVersion || r.storeKind === undefined) return cache.json(obj, deleted);
   return JSON.stringify(served(r, obj));
 }
 
@@ -122,6 +133,7 @@ export function eventLine(type: WatchEvent['type'], objectText: string): string 
 }
 
 export function listJson(
+  cache: JsonCache,
   r: ServedResource,
   items: readonly KubeObject[],
   resourceVersion: string,
@@ -131,7 +143,7 @@ export function listJson(
   if (cont) metadata.continue = cont;
   const head = `{"kind":${JSON.stringify(`${r.kind}List`)},"apiVersion":${JSON.stringify(r.apiVersion)},"metadata":${JSON.stringify(metadata)},"items":[`;
   const parts = new Array<string>(items.length);
-  for (let i = 0; i < items.length; i++) parts[i] = servedJson(r, items[i]!);
+  for (let i = 0; i < items.length; i++) parts[i] = servedJson(cache, r, items[i]!);
   return `${head}${parts.join(',')}]}`;
 }
 

@@ -13,7 +13,7 @@ import {
   apiVersions,
   VERSION_INFO,
 } from './discovery.ts';
-import { contentTypeOf, negotiate } from './encode.ts';
+import { contentTypeOf, type JsonCache, jsonCacheOf, negotiate } from './encode.ts';
 import { serveAction, serveResource } from './resource-handler.ts';
 import { parseRoute } from './routes.ts';
 import { methodNotAllowed, notFound, type Status, statusFromError, statusOf } from './status.ts';
@@ -40,6 +40,8 @@ export interface HandlerContext {
   /** Shared watches per kind (see watch-hub.ts); 0 events: none, every watcher has its own store watch. */
   hubs: Map<Kind, KindHub>;
   watchCacheEvents: number;
+  /** JSON text of the store's objects (see encode.ts). */
+  json: JsonCache;
   /** When this handler started: the creation time of the implicit namespaces. */
   startedAt: number;
 }
@@ -129,6 +131,7 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
     watches: new Set(),
     hubs: new Map(),
     watchCacheEvents: options.watchCacheEvents ?? 1024,
+    json: jsonCacheOf(options.store),
     startedAt: 0,
   };
   ctx.startedAt = ctx.clock.now();

@@ -75,7 +75,7 @@ export function respondObject(
   if (rep.as === 'partial') {
     return withHeaders(jsonResponse(status, partialObject(rep.apiVersion, obj), contentTypeOf(rep)), headers);
   }
-  return { status, headers: { 'content-type': 'application/json', ...headers }, body: servedJson(r, obj) };
+  return { status, headers: { 'content-type': 'application/json', ...headers }, body: servedJson(ctx.json, r, obj) };
 }
 
 function withHeaders(res: ApiResponse, headers: Record<string, string>): ApiResponse {

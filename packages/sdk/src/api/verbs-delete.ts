@@ -107,5 +107,9 @@ export async function deleteCollection(
       if ((err as { code?: string }).code !== 'NotFound') throw err;
     }
   }
-  return { status: 200, headers: { 'content-type': 'application/json' }, body: listJson(r, deleted, resourceVersion) };
+  return {
+    status: 200,
+    headers: { 'content-type': 'application/json' },
+    body: listJson(ctx.json, r, deleted, resourceVersion),
+  };
 }

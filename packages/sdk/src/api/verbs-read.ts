@@ -55,7 +55,7 @@ export async function list(ctx: HandlerContext, rc: RequestContext, route: Resou
   return {
     status: 200,
     headers: { 'content-type': 'application/json' },
-    body: listJson(r, items, result.resourceVersion, result.continue),
+    body: listJson(ctx.json, r, items, result.resourceVersion, result.continue),
   };
 }
 
@@ -97,5 +97,5 @@ export async function serveNamespaces(
       contentTypeOf(rep),
     );
   }
-  return { status: 200, headers: { 'content-type': 'application/json' }, body: listJson(r, items, rv) };
+  return { status: 200, headers: { 'content-type': 'application/json' }, body: listJson(ctx.json, r, items, rv) };
 }

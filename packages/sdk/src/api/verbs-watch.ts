@@ -46,7 +46,7 @@ export async function watch(ctx: HandlerContext, rc: RequestContext, route: Reso
       return eventLine('BOOKMARK', JSON.stringify(served(r, { ...ev.object, metadata: meta })));
     }
     if (ev.type === 'BOOKMARK' || rep.as === 'json' || rep.as === 'discovery')
-      return eventLine(ev.type, servedJson(r, ev.object, ev.type === 'DELETED'));
+      return eventLine(ev.type, servedJson(ctx.json, r, ev.object, ev.type === 'DELETED'));
     if (rep.as === 'partial') return eventLine(ev.type, JSON.stringify(partialObject(rep.apiVersion, ev.object)));
     const table = toTable([served(r, ev.object)], {
       kind: r.kind,
