@@ -1,5 +1,15 @@
+import { parseBytes, parseMillis } from '@virtkit/engine';
 import { describe, expect, it } from 'vitest';
-import { centre, cpuToMillis, memoryToBytes, parseQuantity, Rng, sample, validateDist } from '../src/index.ts';
+import {
+  centre,
+  cpuToMillis,
+  formatBytes,
+  memoryToBytes,
+  parseQuantity,
+  Rng,
+  sample,
+  validateDist,
+} from '../src/index.ts';
 
 describe('Rng', () => {
   it('gives the same stream for the same seed and a different one for another seed', () => {
@@ -78,5 +88,17 @@ describe('quantities', () => {
     expect(cpuToMillis('0.1')).toBe(100);
     expect(parseQuantity('1e3')).toBe(1000);
     expect(parseQuantity('12 apples')).toBeUndefined();
+  });
+
+  it('reads them as the engine does: exact decimals, capped at the int64 limit, canonical text', () => {
+    expect(parseQuantity('12.12m')).toBe(0.01212);
+    expect(memoryToBytes('1e400')).toBe(Number(parseBytes('1e400')));
+    expect(cpuToMillis('9Ei')).toBe(Number(parseMillis('9Ei')));
+    for (const q of ['1.1Gi', '4.35M', '0.1Ki', '1.0000000001', '1e-10']) {
+      expect(memoryToBytes(q), q).toBe(Number(parseBytes(q)));
+      expect(cpuToMillis(q), q).toBe(Number(parseMillis(q)));
+    }
+    expect(formatBytes(1000)).toBe('1k');
+    expect(formatBytes(1536 * 2 ** 20)).toBe('1536Mi');
   });
 });
