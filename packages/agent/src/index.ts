@@ -25,6 +25,7 @@ export {
   type TranslatedImage,
   translateImage,
 } from './images/translation.ts';
+export { DIRECT_IMAGE_URL_POLICIES, type DirectImageUrlPolicy, nonPublicReason } from './images/url-policy.ts';
 export { type KvmProbeOptions, type KvmProbeResult, probeKvm } from './kvm/probe.ts';
 /** The whole libvirt RPC client: constants (states, events, flags), codecs, connection, errors. */
 export * as libvirtRpc from './rpc/index.ts';

@@ -24,6 +24,7 @@ import { CloudInitError } from '../cloud-init/nocloud.ts';
 import { testGuest } from '../guest/test-guest.ts';
 import { ImageError, ImageStore } from '../images/image-store.ts';
 import type { ImageTranslationConfig } from '../images/translation.ts';
+import type { DirectImageUrlPolicy } from '../images/url-policy.ts';
 import { probeKvm } from '../kvm/probe.ts';
 import { type ConnectOptions, LibvirtClient, type LifecycleEventMessage } from '../rpc/client.ts';
 import { JobStatsFlags, MigrateFlags, MigrateParam, XmlFlags } from '../rpc/constants.ts';
@@ -41,6 +42,12 @@ export interface LibvirtNodeDriverOptions {
   /** Agent state: `images/` (Virtlet layout), `domains/<uid>/` (overlays, cloud-init ISO, console log). */
   dataDir: string;
   imageTranslations?: ImageTranslationConfig[];
+  /**
+   * What an image URL written straight into a VM spec (no translation rule) may reach: `public` (default)
+   * refuses loopback, private, link-local (cloud metadata) and other non-public addresses, `any` allows
+   * all, `refuse` allows only images a translation rule names.
+   */
+  directImageUrls?: DirectImageUrlPolicy;
   /** Roots that `hostDisk` paths must lie under; none by default (hostDisk refused). */
   hostDiskRoots?: string[];
   /** Console line meaning "guest ready" when the definition gives none. */
@@ -410,6 +417,7 @@ export class LibvirtNodeDriver implements NodeDriver {
         hypervisor: hv.hypervisor,
         images: this.images,
         translations: this.#opts.imageTranslations ?? [],
+        ...(this.#opts.directImageUrls ? { directImageUrls: this.#opts.directImageUrls } : {}),
         onImage: (phase, p) =>
           emit({ phase, bytesDone: p.bytesDone, ...(p.bytesTotal !== undefined ? { bytesTotal: p.bytesTotal } : {}) }),
       });

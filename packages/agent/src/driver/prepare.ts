@@ -10,7 +10,8 @@ import {
 } from '@virtkit/engine';
 import { buildNoCloudIso } from '../cloud-init/nocloud.ts';
 import { ImageError, type ImageProgress, type ImageStore } from '../images/image-store.ts';
-import { type ImageTranslationConfig, translateImage } from '../images/translation.ts';
+import { type ImageTranslationConfig, type TranslatedImage, translateImage } from '../images/translation.ts';
+import type { DirectImageUrlPolicy } from '../images/url-policy.ts';
 import type { DomainDiskInput, DomainMetadata, DomainXmlInput } from '../xml/domain-xml.ts';
 import { UnsafeValueError } from '../xml/escape.ts';
 
@@ -20,6 +21,8 @@ export interface PrepareContext {
   hypervisor: 'kvm' | 'qemu';
   images: ImageStore;
   translations: readonly ImageTranslationConfig[];
+  /** What image URLs written straight into a spec may reach (default `public`). */
+  directImageUrls?: DirectImageUrlPolicy;
   /** Called for every image that really has to be fetched (not for ones already in the store). */
   onImage: (phase: 'fetching' | 'fetched', progress: ImageProgress) => void;
 }
@@ -148,11 +151,26 @@ export async function prepareDomain(def: DomainDefinition, ctx: PrepareContext):
 
 const UUID_RE = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 
+/** What a pull of a translated image may reach: direct URLs follow the node's policy, rules are trusted. */
+function networkRule(t: TranslatedImage, image: string, ctx: PrepareContext): { publicOnly?: true } {
+  if (!t.direct) return {};
+  const policy = ctx.directImageUrls ?? 'public';
+  if (policy === 'refuse') {
+    throw new ImageError(
+      'ImageFetchFailed',
+      `image "${image}" is a URL, and this node fetches only images its translation rules name ` +
+        `(directImageUrls: 'refuse'); ask the node's operator for a rule`,
+    );
+  }
+  return policy === 'public' ? { publicOnly: true } : {};
+}
+
 async function pullImage(image: string, ctx: PrepareContext, policy?: string) {
   const t = translateImage(image, ctx.translations);
   if (!t) throw new ImageError('ImageFetchFailed', `no translation for image "${image}" and it is not an http(s) URL`);
   let fetching = false;
   const pulled = await ctx.images.pull(t.url, {
+    ...networkRule(t, image, ctx),
     name: image,
     ...(t.sha256 ? { sha256: t.sha256 } : {}),
     ...(policy === 'Always' ? { policy: 'Always' as const } : {}),
@@ -178,6 +196,7 @@ async function kernelBootFile(image: string, inner: string, ctx: PrepareContext)
   if (url.startsWith('file:')) return fileURLToPath(url);
   let fetching = false;
   const pulled = await ctx.images.pull(url, {
+    ...networkRule(t, image, ctx),
     name: `${image}/${inner.replace(/^\/+/, '')}`,
     onProgress: (p) => {
       fetching = true;

@@ -8,6 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { run } from '../util/exec.ts';
 import { checkAbsolutePath } from '../xml/escape.ts';
+import { literalHostRefusal, publicOnlyLookup } from './url-policy.ts';
 
 export type ImageErrorReason = 'ImageFetchFailed' | 'DiskFull' | 'InvalidSpec';
 
@@ -33,6 +34,11 @@ export interface PullOptions {
   policy?: 'IfNotPresent' | 'Always';
   onProgress?: (p: ImageProgress) => void;
   signal?: AbortSignal;
+  /**
+   * Connect only to public addresses (checked on every redirect, at the address really used): for URLs
+   * that come straight from a VM spec rather than from an operator's translation rule.
+   */
+  publicOnly?: boolean;
 }
 
 export interface PulledImage {
@@ -56,6 +62,16 @@ export interface ImageStoreOptions {
 }
 
 const QCOW2_MAGIC = 0x514649fb;
+
+function refusedHost(host: string, why: string): ImageError {
+  return new ImageError(
+    'ImageFetchFailed',
+    `image URL host ${host} refused: ${why} (an image URL written in a VM spec may reach public addresses ` +
+      `only; the node's operator can add a translation rule for it, or set directImageUrls: 'any')`,
+  );
+}
+
+const publicLookup = publicOnlyLookup(refusedHost);
 
 /**
  * Images in the Virtlet layout: content-addressed data plus named links, so two names for the same bytes
@@ -210,7 +226,12 @@ export class ImageStore {
       // The bytes already on disk count towards the checksum of the whole image.
       for await (const chunk of createReadStream(tmp)) hash.update(chunk as Buffer);
     }
-    const res = await this.#request(url, have > 0 ? { Range: `bytes=${have}-` } : {}, options.signal);
+    const res = await this.#request(
+      url,
+      have > 0 ? { Range: `bytes=${have}-` } : {},
+      options.signal,
+      options.publicOnly === true,
+    );
     let append = false;
     if (res.statusCode === 206 && have > 0) {
       const range = /^bytes (\d+)-/.exec(res.headers['content-range'] ?? '');
@@ -254,14 +275,35 @@ export class ImageStore {
     return { tmp, sha256: finalHash.digest('hex') };
   }
 
-  #request(url: URL, headers: Record<string, string>, signal?: AbortSignal, redirects = 5): Promise<IncomingMessage> {
+  #request(
+    url: URL,
+    headers: Record<string, string>,
+    signal: AbortSignal | undefined,
+    publicOnly: boolean,
+    redirects = 5,
+  ): Promise<IncomingMessage> {
     return new Promise((resolveReq, reject) => {
+      if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+        reject(new ImageError('ImageFetchFailed', `GET ${url.href}: not an http(s) URL`));
+        return;
+      }
+      const literal = publicOnly ? literalHostRefusal(url) : undefined;
+      if (literal) {
+        reject(refusedHost(url.hostname, literal));
+        return;
+      }
       const get = url.protocol === 'https:' ? httpsGet : httpGet;
-      const req = get(url, { headers, timeout: this.#httpTimeoutMs, ...(signal ? { signal } : {}) }, (res) => {
+      const opts = {
+        headers,
+        timeout: this.#httpTimeoutMs,
+        ...(signal ? { signal } : {}),
+        ...(publicOnly ? { lookup: publicLookup } : {}),
+      };
+      const req = get(url, opts, (res) => {
         const loc = res.headers.location;
         if (res.statusCode && res.statusCode >= 300 && res.statusCode < 400 && loc && redirects > 0) {
           res.resume();
-          this.#request(new URL(loc, url), headers, signal, redirects - 1).then(resolveReq, reject);
+          this.#request(new URL(loc, url), headers, signal, publicOnly, redirects - 1).then(resolveReq, reject);
           return;
         }
         res.setTimeout(this.#httpTimeoutMs, () => res.destroy(new Error(`no data for ${this.#httpTimeoutMs} ms`)));

@@ -22,6 +22,8 @@ export interface TranslatedImage {
   /** `http(s)://…` or (from a translation rule) `file://…` URL. */
   url: string;
   sha256?: string;
+  /** The image name was the URL itself (no rule): it comes from the VM spec, not from the operator. */
+  direct?: true;
 }
 
 /**
@@ -53,7 +55,7 @@ export function translateImage(image: string, configs: readonly ImageTranslation
         );
     }
   }
-  if (/^https?:\/\//.test(image)) return { url: image };
+  if (/^https?:\/\//.test(image)) return { url: image, direct: true };
   return undefined;
 }
 

@@ -201,7 +201,7 @@ describe('image name translation (Virtlet style)', () => {
     });
     expect(translateImage('cirros', configs)).toBeUndefined();
     expect(translateImage('virtlet.cloud/fedora/x', configs)).toBeUndefined();
-    expect(translateImage('http://h/x.img', configs)).toEqual({ url: 'http://h/x.img' });
+    expect(translateImage('http://h/x.img', configs)).toEqual({ url: 'http://h/x.img', direct: true });
     // A VM may not name files on the node: local images need a translation rule.
     expect(translateImage('/srv/images/a #1.img', [])).toBeUndefined();
     expect(translateImage('file:///etc/shadow', [])).toBeUndefined();
