@@ -3,7 +3,7 @@
 // trace (which the simulator's own contract test checks against without libvirt), and a simulator run
 // must equal this fresh trace. `VIRTKIT_CONTRACT_UPDATE=1` rewrites the golden trace from this run.
 import { writeFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -11,6 +11,7 @@ import { type NodeDriver, RealClock } from '@virtkit/engine';
 import {
   CONTRACT_DATA_DISK_BYTES,
   CONTRACT_DATA_DISK_IMAGE,
+  CONTRACT_HOST_DISK_LINKS,
   CONTRACT_MAX_VMS,
   type ContractTarget,
   type ContractTrace,
@@ -33,6 +34,7 @@ describe('NodeDriver contract: LibvirtNodeDriver (real libvirtd + QEMU)', () => 
   const drivers: LibvirtNodeDriver[] = [];
   let data: Awaited<ReturnType<typeof tempDataDir>> | undefined;
   let target: ContractTarget;
+  let hostDiskRoot: string;
 
   beforeAll(async () => {
     requireLibvirt();
@@ -45,6 +47,10 @@ describe('NodeDriver contract: LibvirtNodeDriver (real libvirtd + QEMU)', () => 
     data = dir;
     const disk = join(dir.dir, 'contract-data-disk.raw');
     await writeFile(disk, Buffer.alloc(CONTRACT_DATA_DISK_BYTES));
+    // One hostDisk root for both nodes (they share this machine's filesystem; the scenarios use node A).
+    hostDiskRoot = join(dir.dir, 'host-disks');
+    await mkdir(hostDiskRoot);
+    for (const [name, to] of Object.entries(CONTRACT_HOST_DISK_LINKS)) await symlink(to, join(hostDiskRoot, name));
     const translations = [
       {
         translations: [
@@ -63,6 +69,7 @@ describe('NodeDriver contract: LibvirtNodeDriver (real libvirtd + QEMU)', () => 
         migrationUri: d.tcpUri,
         peers: (n) => registry.get(n),
         maxVms: CONTRACT_MAX_VMS,
+        hostDiskRoots: [hostDiskRoot],
         migrationPollMs: 100,
       });
       await driver.connect();
@@ -78,6 +85,7 @@ describe('NodeDriver contract: LibvirtNodeDriver (real libvirtd + QEMU)', () => 
         initrdPath: guest.initrd.slice(guest.dir.length),
         kernelArgs: guest.cmdline,
       },
+      hostDiskRoot,
       // Both nodes serve every scenario; the runner leaves no domain behind.
       pair: async () => ({ a, b, time: clockTime(new RealClock()) }),
       async describe() {
@@ -127,7 +135,7 @@ describe('NodeDriver contract: LibvirtNodeDriver (real libvirtd + QEMU)', () => 
         `(this run's trace: ${saved}; if the change is intended, rerun with VIRTKIT_CONTRACT_UPDATE=1)`,
     ).toEqual([]);
 
-    const sim = await runContract(simContractTarget());
+    const sim = await runContract(simContractTarget({ hostDiskRoot }));
     const vsSim = compareContractTraces(real, sim);
     expect(vsSim, formatDivergences(vsSim, real, sim, { expected: 'libvirt', actual: 'sim' })).toEqual([]);
   }, 300_000);

@@ -3,7 +3,7 @@
  * a difference in their traces is a difference in the drivers, never in what they were asked.
  */
 import type { DomainDefinition } from '@virtkit/engine';
-import { CONTRACT_DATA_DISK_IMAGE } from './scenarios.ts';
+import { CONTRACT_DATA_DISK_IMAGE, CONTRACT_HOST_DISK_ROOT } from './scenarios.ts';
 import type { ContractGuest, ContractScenario, DefinitionVariant } from './types.ts';
 
 /** Namespace of every contract domain: ids are `vk-contract_<scenario>-<vm>`. */
@@ -42,6 +42,7 @@ export function contractDefinition(
   vm: string,
   variant?: DefinitionVariant,
   guest: ContractGuest = CONTRACT_GUEST,
+  hostDiskRoot: string = CONTRACT_HOST_DISK_ROOT,
 ): DomainDefinition {
   const spec = scenario.vms[vm];
   if (!spec) throw new TypeError(`scenario ${scenario.name} has no vm "${vm}"`);
@@ -53,6 +54,18 @@ export function contractDefinition(
   if (spec.dataDisk) {
     disks.push({ name: 'data', disk: { bus: 'virtio' } });
     volumes.push({ name: 'data', containerDisk: { image: CONTRACT_DATA_DISK_IMAGE } });
+  }
+  if (spec.hostDisk) {
+    const { path, type, capacity } = spec.hostDisk;
+    disks.push({ name: 'host', disk: { bus: 'virtio' } });
+    volumes.push({
+      name: 'host',
+      hostDisk: {
+        path: path.startsWith('/') ? path : `${hostDiskRoot}/${path}`,
+        type,
+        ...(capacity !== undefined ? { capacity } : {}),
+      },
+    });
   }
   if (variant === 'disk-without-volume') disks.push({ name: 'missing', disk: { bus: 'virtio' } });
   const def: DomainDefinition = {

@@ -15,6 +15,8 @@ export { type RunContractOptions, runContract, stepLabel, UNKNOWN_NODE } from '.
 export {
   CONTRACT_DATA_DISK_BYTES,
   CONTRACT_DATA_DISK_IMAGE,
+  CONTRACT_HOST_DISK_LINKS,
+  CONTRACT_HOST_DISK_ROOT,
   CONTRACT_MAX_VMS,
   CONTRACT_SCENARIOS,
 } from './scenarios.ts';
@@ -24,6 +26,7 @@ export { formatContractTrace } from './trace-format.ts';
 export {
   CONTRACT_TIMEOUT,
   type ContractGuest,
+  type ContractHostDisk,
   type ContractNode,
   type ContractPair,
   type ContractScenario,

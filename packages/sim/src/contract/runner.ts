@@ -5,7 +5,7 @@
 import { type DomainDefinition, type DomainInfo, DriverError, type NodeDriver } from '@virtkit/engine';
 import { CONTRACT_GUEST, contractDefinition, contractDomainId, contractUid } from './definitions.ts';
 import { collapseSamples, eventText, infoText, Naming, NODES } from './normalise.ts';
-import { CONTRACT_SCENARIOS } from './scenarios.ts';
+import { CONTRACT_HOST_DISK_ROOT, CONTRACT_SCENARIOS } from './scenarios.ts';
 import {
   CONTRACT_TIMEOUT,
   type ContractNode,
@@ -88,6 +88,7 @@ async function runScenario(
 ): Promise<ScenarioTrace> {
   const callLimit = options.callTimeoutMs ?? 60_000;
   const guest = target.guest ?? CONTRACT_GUEST;
+  const hostDiskRoot = target.hostDiskRoot ?? CONTRACT_HOST_DISK_ROOT;
   const { time } = pair;
   const nodes: Record<ContractNode, NodeDriver> = { A: pair.a, B: pair.b };
   const naming = new Naming();
@@ -129,7 +130,14 @@ async function runScenario(
       if (v === CONTRACT_TIMEOUT) return { result: 'timeout', message: `no answer within ${callLimit} ms` };
       return value ? { result: 'ok', value: value(v as T) } : { result: 'ok' };
     } catch (err) {
-      if (err instanceof DriverError) return { result: 'error', reason: err.reason, message: err.message };
+      if (err instanceof DriverError) {
+        // A real run's root is a fresh temporary directory: named by role, a re-recorded trace stays the same.
+        return {
+          result: 'error',
+          reason: err.reason,
+          message: err.message.replaceAll(hostDiskRoot, '<host-disk-root>'),
+        };
+      }
       return { result: 'error', reason: 'not-a-DriverError', message: String(err) };
     }
   };
@@ -150,7 +158,7 @@ async function runScenario(
     const id = contractDomainId(scenario.name, step.vm);
     switch (step.do) {
       case 'define': {
-        const def: DomainDefinition = contractDefinition(scenario, step.vm, step.variant, guest);
+        const def: DomainDefinition = contractDefinition(scenario, step.vm, step.variant, guest, hostDiskRoot);
         if (step.variant) naming.addDomain(def.id, def.uid, step.vm, `${step.variant}(${step.vm})`);
         ids.add(def.id);
         definedIds.add(def.id);

@@ -12,6 +12,15 @@ export const CONTRACT_MAX_VMS = 3;
 export const CONTRACT_DATA_DISK_IMAGE = 'virtkit/contract-data-disk';
 export const CONTRACT_DATA_DISK_BYTES = 1024 * 1024;
 
+/** Where the simulator's contract nodes allow hostDisk paths (a real run uses a directory of its own). */
+export const CONTRACT_HOST_DISK_ROOT = '/var/lib/virtkit-contract/host-disks';
+
+/**
+ * Symlinks a target's hostDisk root holds when a run starts (name in the root → target): one pointing
+ * out of the root, which a node must refuse to follow.
+ */
+export const CONTRACT_HOST_DISK_LINKS: Readonly<Record<string, string>> = { 'escape-link.img': '/etc/hostname' };
+
 /** Migration bandwidth cap that keeps a migration running long enough to be cancelled (1 MiB/s). */
 const SLOW = 1024 * 1024;
 
@@ -79,6 +88,36 @@ export const CONTRACT_SCENARIOS: readonly ContractScenario[] = [
       { do: 'define', node: 'A', vm: 'b', variant: 'disk-without-volume' },
       { do: 'define', node: 'A', vm: 'c', variant: 'bad-name' },
       { do: 'define', node: 'A', vm: 'd', variant: 'bad-uid' },
+    ],
+  },
+  {
+    name: 'host-disk',
+    about:
+      'hostDisk paths only under the allowed root: outside it, escaping by .. or by a symlink, a missing Disk and a DiskOrCreate without capacity are refused; a DiskOrCreate creates its file, which a Disk then uses, and boots',
+    vms: {
+      outside: { hostDisk: { path: '/etc/hostname', type: 'Disk' } },
+      dotdot: { hostDisk: { path: '../escape.img', type: 'DiskOrCreate', capacity: '1Mi' } },
+      link: { hostDisk: { path: 'escape-link.img', type: 'Disk' } },
+      missing: { hostDisk: { path: 'missing.img', type: 'Disk' } },
+      nocap: { hostDisk: { path: 'nocap.img', type: 'DiskOrCreate' } },
+      create: { hostDisk: { path: 'created.img', type: 'DiskOrCreate', capacity: '1Mi' } },
+      reuse: { hostDisk: { path: 'created.img', type: 'Disk' } },
+    },
+    steps: [
+      { do: 'define', node: 'A', vm: 'outside' },
+      { do: 'define', node: 'A', vm: 'dotdot' },
+      { do: 'define', node: 'A', vm: 'link' },
+      { do: 'define', node: 'A', vm: 'missing' },
+      { do: 'define', node: 'A', vm: 'nocap' },
+      { do: 'define', node: 'A', vm: 'create' },
+      { do: 'define', node: 'A', vm: 'reuse' },
+      { do: 'start', node: 'A', vm: 'create' },
+      { do: 'wait', node: 'A', vm: 'create', for: 'guest-ready' },
+      { do: 'destroy', node: 'A', vm: 'create' },
+      { do: 'undefine', node: 'A', vm: 'create' },
+      { do: 'undefine', node: 'A', vm: 'reuse' },
+      { do: 'define', node: 'A', vm: 'create' },
+      { do: 'undefine', node: 'A', vm: 'create' },
     ],
   },
   {

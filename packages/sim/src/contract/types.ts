@@ -22,6 +22,18 @@ export interface ContractVm {
   hostname?: string;
   /** Attach the contract's data disk image as a containerDisk (an image the node has to fetch). */
   dataDisk?: boolean;
+  /** Attach a hostDisk volume (after the cloud-init disk). */
+  hostDisk?: ContractHostDisk;
+}
+
+/**
+ * A hostDisk volume of a contract VM. A relative `path` is appended to the target's hostDisk root as
+ * text (`../x.img` stays an escape attempt); an absolute one is used as it is.
+ */
+export interface ContractHostDisk {
+  path: string;
+  type: 'Disk' | 'DiskOrCreate';
+  capacity?: string;
 }
 
 /** Ways a definition can be altered to provoke refusals. */
@@ -158,13 +170,19 @@ export interface ContractPair {
 /**
  * What the runner needs from an implementation under test. Both nodes must be able to migrate to each
  * other and hold at most `CONTRACT_MAX_VMS` domains each; the test guest must be bootable from
- * `guest`'s image without a fetch, and `CONTRACT_DATA_DISK_IMAGE` must be fetchable.
+ * `guest`'s image without a fetch, `CONTRACT_DATA_DISK_IMAGE` must be fetchable, and hostDisk volumes
+ * allowed under `hostDiskRoot` only.
  */
 export interface ContractTarget {
   /** e.g. `libvirt` or `sim`. */
   name: string;
   /** Default `CONTRACT_GUEST`. */
   guest?: ContractGuest;
+  /**
+   * The one directory both nodes allow hostDisk paths under (their `hostDiskRoots`), holding nothing but
+   * the symlinks of `CONTRACT_HOST_DISK_LINKS` when a run starts. Default `CONTRACT_HOST_DISK_ROOT`.
+   */
+  hostDiskRoot?: string;
   pair(scenario: ContractScenario): Promise<ContractPair>;
   /** Extra entries for the trace's `meta` (versions, hypervisor). */
   describe?(pair: ContractPair): Promise<Record<string, string>>;
