@@ -108,6 +108,25 @@ interface EventWaiter {
 
 const STATE_FILE = 'agent-state.json';
 
+/** How long a domain libvirt shows shut off may take to have its Stopped event arrive before the agent reports it. */
+const SILENT_STOP_GRACE_MS = 1000;
+
+/** The canonical detail of a stop, from libvirt's shut-off reason; `otherwise` for daemon, unknown, failed. */
+function stoppedDetail(reason: string | undefined, otherwise: 'Failed' | 'Destroyed'): string {
+  switch (reason) {
+    case 'shutdown':
+      return 'Shutdown';
+    case 'destroyed':
+      return 'Destroyed';
+    case 'crashed':
+      return 'Crashed';
+    case 'migrated':
+      return 'Migrated';
+    default:
+      return otherwise;
+  }
+}
+
 /**
  * The node agent: a NodeDriver over a real libvirtd, spoken to with the pure TypeScript RPC client.
  * It prepares images and cloud-init seeds, defines domains whose metadata carries the VMI uid (so a
@@ -210,18 +229,7 @@ export class LibvirtNodeDriver implements NodeDriver {
             : 'running';
       const before = t.norm.phase;
       if (before !== 'off' && phase === 'off') {
-        const reason = st?.reason;
-        const detail =
-          reason === 'shutdown'
-            ? 'Shutdown'
-            : reason === 'destroyed'
-              ? 'Destroyed'
-              : reason === 'crashed'
-                ? 'Crashed'
-                : reason === 'migrated'
-                  ? 'Migrated'
-                  : 'Failed';
-        this.#applySynthetic(t, { event: 'Stopped', detail });
+        this.#applySynthetic(t, { event: 'Stopped', detail: stoppedDetail(st?.reason, 'Failed') });
       } else if (before === 'off' && phase !== 'off') {
         this.#applySynthetic(t, { event: 'Started', detail: 'Booted' });
         if (phase === 'paused') this.#applySynthetic(t, { event: 'Suspended', detail: 'Paused' });
@@ -235,6 +243,29 @@ export class LibvirtNodeDriver implements NodeDriver {
         await this.#forget(t, false);
       }
     }
+  }
+
+  /**
+   * libvirt says the domain is shut off: make sure its stop was reported. Usually libvirt's Stopped event
+   * is on its way and is waited for; but libvirt (9.0) also stops a domain without any event, when a
+   * restarted daemon cannot finish reconnecting to its QEMU (qemuProcessReconnect's error path), and then
+   * the agent reports the stop itself.
+   */
+  async #settleStop(t: Tracked, detail: string): Promise<void> {
+    if (t.norm.phase === 'off') return;
+    const stopped = this.#waitFor(t.id, (e) => e.event === 'Stopped', SILENT_STOP_GRACE_MS);
+    const heard = await stopped.done.then(
+      () => true,
+      () => false,
+    );
+    if (heard) return;
+    // Behind any raw event of this domain already queued.
+    const apply = () => {
+      if (t.norm.phase !== 'off' && this.#tracked.get(t.id) === t)
+        this.#applySynthetic(t, { event: 'Stopped', detail });
+    };
+    t.chain = t.chain.then(apply, apply);
+    await t.chain;
   }
 
   #applySynthetic(t: Tracked, e: { event: string; detail: string }): void {
@@ -511,7 +542,11 @@ export class LibvirtNodeDriver implements NodeDriver {
         if (toDriverError(err, this.nodeName).reason === 'DomainNotFound') return undefined;
         throw this.#wrap(err);
       });
-      if (!st || st.state === 'shutoff') return;
+      if (!st) return;
+      if (st.state === 'shutoff') {
+        await this.#settleStop(t, stoppedDetail(st.reason, 'Failed'));
+        return;
+      }
       const stopped = this.#waitFor(id, (e) => e.event === 'Stopped');
       t.norm.destroying = true;
       try {
@@ -520,9 +555,16 @@ export class LibvirtNodeDriver implements NodeDriver {
         stopped.cancel();
         t.norm.destroying = false;
         const e = this.#wrap(err);
-        // It stopped by itself between our look and the destroy: that is what was asked.
-        if (e.reason === 'InvalidState' || e.reason === 'DomainNotFound') return;
-        throw e;
+        if (e.reason === 'DomainNotFound') return;
+        if (e.reason !== 'InvalidState') throw e;
+        // It stopped between our look and the destroy: that is what was asked, if it is off now. A destroy
+        // racing a restarted libvirtd's reconnect to this QEMU kills it, then fails with "domain is not
+        // running" (the reconnect failed and stopped it first, reason 'daemon', with no event at all).
+        const now = await client.getState(id).catch(() => undefined);
+        if (!now) return;
+        if (now.state !== 'shutoff') throw e;
+        await this.#settleStop(t, stoppedDetail(now.reason, 'Destroyed'));
+        return;
       }
       await stopped.done;
     });
@@ -1086,9 +1128,12 @@ export class LibvirtNodeDriver implements NodeDriver {
   }
 
   /** Registers interest in a canonical event before the call that causes it (the event may beat the reply). */
-  #waitFor(domain: string, match: (e: LifecycleEvent) => boolean): { done: Promise<void>; cancel: () => void } {
+  #waitFor(
+    domain: string,
+    match: (e: LifecycleEvent) => boolean,
+    timeoutMs = this.#opts.eventTimeoutMs ?? 10_000,
+  ): { done: Promise<void>; cancel: () => void } {
     let w!: EventWaiter;
-    const timeoutMs = this.#opts.eventTimeoutMs ?? 10_000;
     const done = new Promise<void>((resolve, reject) => {
       const timer = this.#clock.setTimer(timeoutMs, () => {
         this.#waiters.delete(w);
