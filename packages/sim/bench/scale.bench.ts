@@ -6,7 +6,8 @@
 //     2. Through SimEnv (embedded engine + MemoryStore + SimNodes): 1,000 nodes / SIM_ENV_VMS (default 2,000)
 //        VirtualMachines created, all VMIs Running, all deleted and their domains undefined.
 //     3. A 1,000-replica VirtualMachineInstanceReplicaSet scaled up on 100 Ready nodes (scheduler placements/s).
-//   SIM_BENCH_FULL=1   also the 10,000-VM scenario through SimEnv (1,000 nodes)
+//   SIM_BENCH_FULL=1   also the 10,000-VM scenario through SimEnv (1,000 nodes), and the ratio of CPU per VM
+//                      at 10,000 to that at SIM_ENV_VMS (1.00: the engine scales linearly)
 //   SIM_BENCH_BIG=1    also 10,000 nodes / 100,000 VMs driven directly
 //   SIM_BENCH_HUGE=1   also 10,000 nodes / 100,000 VMs through SimEnv
 //   SIM_BENCH_ONLY=engine,replicaset   only the scenarios of these kinds (direct, engine, replicaset)
@@ -18,6 +19,10 @@ import { SimEnv, SimFabric, SimNode } from '@virtkit/sim';
 function cpuSince(start: NodeJS.CpuUsage): string {
   const u = process.cpuUsage(start);
   return ((u.user + u.system) / 1e6).toFixed(2);
+}
+
+function cpuSeconds(u: NodeJS.CpuUsage): number {
+  return (u.user + u.system) / 1e6;
 }
 
 /** KWOK's published throughput on its apiserver, pods per second. */
@@ -148,6 +153,8 @@ async function throughEngine(nodeCount: number, vmCount: number): Promise<void> 
       phases.set(key, now);
     }
   })();
+  const setupWall = performance.now() - wall0;
+  const setupCpu = process.cpuUsage(cpu0);
   const v0 = env.clock.now();
   for (let i = 0; i < vmCount; i++) await env.store.create('VirtualMachine', vm(i));
   await env.waitFor(() => running === vmCount, {
@@ -158,6 +165,7 @@ async function throughEngine(nodeCount: number, vmCount: number): Promise<void> 
   watching.abort();
   await counted;
   const upWall = performance.now() - wall0;
+  const upCpu = process.cpuUsage(cpu0);
   const upVirtual = env.clock.now() - v0;
   for (let i = 0; i < vmCount; i++) await env.store.delete('VirtualMachine', 'default', `vm-${i}`);
   await env.waitFor(
@@ -174,6 +182,9 @@ async function throughEngine(nodeCount: number, vmCount: number): Promise<void> 
       `nodes=${nodeCount} vms=${vmCount} (SimEnv: embedded engine + MemoryStore + SimNodes)`,
       `  wall            ${wall.toFixed(2)} s (to all Running: ${(upWall / 1000).toFixed(2)} s), CPU ${cpuSince(cpu0)} s`,
       `  virtual time    ${(upVirtual / 1000).toFixed(1)} s to all Running, ${((env.clock.now() - v0) / 1000).toFixed(1)} s total`,
+      `  phases          set-up ${(setupWall / 1000).toFixed(2)} s wall / ${cpuSeconds(setupCpu).toFixed(2)} s CPU; create to all Running ${((upWall - setupWall) / 1000).toFixed(2)} s wall / ${(cpuSeconds(upCpu) - cpuSeconds(setupCpu)).toFixed(2)} s CPU`,
+      // CPU per VM from the first create to all Running: flat from 1,000 to 10,000 VMs when the engine scales linearly.
+      `  CPU per VM      ${(((cpuSeconds(upCpu) - cpuSeconds(setupCpu)) * 1e6) / vmCount).toFixed(0)} µs to Running`,
       `  peak RSS        ${rssMiB.toFixed(0)} MiB`,
       `  transitions     ${transitions} node lifecycle/ready events (${(transitions / wall).toFixed(0)} per wall second = ${(transitions / wall / KWOK_PODS_PER_SEC).toFixed(1)}× KWOK's ~${KWOK_PODS_PER_SEC} pods/s)`,
       `  VMs to Running  ${vmsPerSec.toFixed(0)} per wall second = ${(vmsPerSec / KWOK_PODS_PER_SEC).toFixed(1)}× KWOK's ~${KWOK_PODS_PER_SEC} pods/s`,
@@ -264,17 +275,29 @@ if (arg) {
   scenarios.push({ kind: 'replicaset', nodes: 100, vms: 1_000 });
   const only = process.env.SIM_BENCH_ONLY?.split(',');
   let failed = 0;
+  /** CPU µs per VM to Running, per engine scenario's VM count: equal figures mean linear scaling. */
+  const perVm = new Map<number, number>();
   for (const s of scenarios) {
     if (only && !only.includes(s.kind)) continue;
     // Its own process: peak RSS is per scenario, and one scenario's garbage does not slow the next.
     const r = spawnSync(
       process.execPath,
       [...process.execArgv, import.meta.filename, `${s.kind}:${s.nodes}:${s.vms}`],
-      {
-        stdio: 'inherit',
-      },
+      { stdio: ['inherit', 'pipe', 'inherit'], encoding: 'utf8', maxBuffer: 1 << 24 },
     );
+    process.stdout.write(r.stdout ?? '');
+    const us = /CPU per VM\s+(\d+) µs/.exec(r.stdout ?? '')?.[1];
+    if (s.kind === 'engine' && us !== undefined) perVm.set(s.vms, Number(us));
     if (r.status !== 0) failed++;
+  }
+  const counts = [...perVm.keys()].sort((a, b) => a - b);
+  if (counts.length > 1) {
+    const small = counts[0]!;
+    const big = counts.at(-1)!;
+    const ratio = perVm.get(big)! / perVm.get(small)!;
+    console.log(
+      `engine scaling: CPU per VM to Running ${perVm.get(small)} µs at ${small} VMs, ${perVm.get(big)} µs at ${big} VMs = ${ratio.toFixed(2)}× (1.00 is linear)`,
+    );
   }
   if (failed > 0) process.exit(1);
 }
