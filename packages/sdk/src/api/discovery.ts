@@ -23,6 +23,9 @@ export const VERSION_INFO = {
   platform: 'linux/amd64',
 } as const;
 
+/** What a `scale` subresource serves; kubectl scale finds it through discovery. */
+const SCALE_KIND = { group: 'autoscaling', version: 'v1', kind: 'Scale' } as const;
+
 const groupVersionString = (group: string, version: string): string => (group ? `${group}/${version}` : version);
 
 export function apiVersions(serverAddress: string): unknown {
@@ -75,6 +78,17 @@ function legacyResources(r: ServedResource): unknown[] {
       verbs: ['get', 'patch', 'update'],
     });
   }
+  if (r.scalable) {
+    out.push({
+      name: `${r.plural}/scale`,
+      singularName: '',
+      namespaced: r.namespaced,
+      group: SCALE_KIND.group,
+      version: SCALE_KIND.version,
+      kind: SCALE_KIND.kind,
+      verbs: ['get', 'patch', 'update'],
+    });
+  }
   return out;
 }
 
@@ -116,7 +130,11 @@ function discoveryResource(r: ServedResource): unknown {
   };
   if (r.shortNames.length) out.shortNames = r.shortNames;
   if (r.categories.length) out.categories = r.categories;
-  if (r.hasStatus) out.subresources = [{ subresource: 'status', responseKind, verbs: ['get', 'patch', 'update'] }];
+  const subresources: unknown[] = [];
+  if (r.hasStatus) subresources.push({ subresource: 'status', responseKind, verbs: ['get', 'patch', 'update'] });
+  if (r.scalable)
+    subresources.push({ subresource: 'scale', responseKind: SCALE_KIND, verbs: ['get', 'patch', 'update'] });
+  if (subresources.length) out.subresources = subresources;
   return out;
 }
 

@@ -11,6 +11,7 @@ import { ApiError, methodNotAllowed, notFound, statusFromError } from './status.
 import type { ApiResponse } from './types.ts';
 import { deleteCollection, remove } from './verbs-delete.ts';
 import { get, list, serveNamespaces } from './verbs-read.ts';
+import { serveScale } from './verbs-scale.ts';
 import { watch } from './verbs-watch.ts';
 import { create, patch, update } from './verbs-write.ts';
 
@@ -46,6 +47,9 @@ async function dispatch(ctx: HandlerContext, rc: RequestContext, route: Resource
   const { method } = rc;
   const isCollection = route.name === undefined;
   const wantsWatch = route.watchPrefix || boolParam(rc.query, 'watch');
+  if (route.subresource === 'scale' && r.scalable && route.name !== undefined && !wantsWatch) {
+    return serveScale(ctx, rc, route);
+  }
   if (route.subresource !== undefined && !(route.subresource === 'status' && r.hasStatus)) {
     throw notFound('the server could not find the requested resource');
   }

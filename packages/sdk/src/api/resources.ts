@@ -17,6 +17,8 @@ export interface ServedResource {
   shortNames: string[];
   namespaced: boolean;
   hasStatus: boolean;
+  /** Serves the `scale` subresource (autoscaling/v1 Scale over spec.replicas), as KubeVirt's VMIRS CRD does. */
+  scalable: boolean;
   /** The store kind behind it; undefined for the synthetic `namespaces`. */
   storeKind: Kind | undefined;
   /** The apiVersion the store keeps; differs from `apiVersion` for older served versions. */
@@ -64,6 +66,7 @@ function fromKind(kind: Kind, version = KINDS[kind].version): ServedResource {
     shortNames: info.shortNames,
     namespaced: info.namespaced,
     hasStatus: info.hasStatus,
+    scalable: kind === 'VirtualMachineInstanceReplicaSet',
     storeKind: kind,
     storageApiVersion: info.apiVersion,
     // KubeVirt puts its workload kinds in `all` so `kubectl get all` shows them.
@@ -82,6 +85,7 @@ const NAMESPACES: ServedResource = {
   shortNames: ['ns'],
   namespaced: false,
   hasStatus: false,
+  scalable: false,
   storeKind: undefined,
   storageApiVersion: 'v1',
   categories: [],

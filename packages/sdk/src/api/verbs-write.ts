@@ -98,7 +98,7 @@ function admit(
  * off), then validation — every cause at once as 422 Invalid; fields virtkit does not support come back as
  * warnings, never dropped.
  */
-function prepare(ctx: HandlerContext, submitted: KubeObject): { obj: KubeObject; warnings: string[] } {
+export function prepare(ctx: HandlerContext, submitted: KubeObject): { obj: KubeObject; warnings: string[] } {
   const obj = ctx.options.defaults === false ? submitted : defaultObject(submitted);
   const validator = ctx.options.validate ?? validateObject;
   if (validator === false) return { obj, warnings: [] };
@@ -155,7 +155,7 @@ export async function update(ctx: HandlerContext, rc: RequestContext, route: Res
   return respondObject(r, rep, ctx, rc, await write(ctx, kind, obj, status), 200, warnings);
 }
 
-function patchTypeOf(rc: RequestContext): PatchType | 'apply' {
+export function patchTypeOf(rc: RequestContext): PatchType | 'apply' {
   const type = parseMediaTypes(rc.headers.get('content-type'))[0]?.type ?? '';
   const patchType = PATCH_TYPES[type];
   if (patchType === undefined) {

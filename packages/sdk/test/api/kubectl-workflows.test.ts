@@ -1,0 +1,78 @@
+// Everyday kubectl workflows a KubeVirt user runs, with the real kubectl against the API server.
+import type { KubeObject, VirtualMachineInstanceReplicaSet } from '@virtkit/engine';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { type Harness, kubectl, startServer, vm } from './support.ts';
+
+let h: Harness;
+
+beforeAll(async () => {
+  h = await startServer();
+});
+afterAll(async () => {
+  await h.close();
+});
+
+beforeEach(async () => {
+  for (const kind of [
+    'VirtualMachine',
+    'VirtualMachineInstance',
+    'VirtualMachineInstanceReplicaSet',
+    'Node',
+  ] as const) {
+    for (const o of (await h.store.list(kind)).items as KubeObject[]) {
+      await h.store.delete(kind, o.metadata.namespace, o.metadata.name!);
+    }
+  }
+});
+
+function replicaSet(name: string, replicas: number): VirtualMachineInstanceReplicaSet {
+  return {
+    apiVersion: 'kubevirt.io/v1',
+    kind: 'VirtualMachineInstanceReplicaSet',
+    metadata: { name, namespace: 'default' },
+    spec: {
+      replicas,
+      selector: { matchLabels: { app: name } },
+      template: { metadata: { labels: { app: name } }, spec: vm('x').spec.template.spec },
+    },
+  } as VirtualMachineInstanceReplicaSet;
+}
+
+describe('kubectl scale', () => {
+  it('scales a VMIRS through its scale subresource', async () => {
+    await h.store.create('VirtualMachineInstanceReplicaSet', replicaSet('rs', 1));
+    const r = await kubectl(h, ['scale', 'vmirs', 'rs', '--replicas=4']);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('virtualmachineinstancereplicaset.kubevirt.io/rs scaled\n');
+    expect((await h.store.get('VirtualMachineInstanceReplicaSet', 'default', 'rs')).spec.replicas).toBe(4);
+
+    // --current-replicas makes kubectl read the Scale and write it back with its resourceVersion.
+    const stale = await kubectl(h, ['scale', 'vmirs', 'rs', '--current-replicas=2', '--replicas=3']);
+    expect(stale.code).not.toBe(0);
+    expect(stale.stderr).toContain('Expected replicas to be 2, was 4');
+    const guarded = await kubectl(h, ['scale', 'vmirs', 'rs', '--current-replicas=4', '--replicas=0']);
+    expect(guarded.stdout, guarded.stderr).toBe('virtualmachineinstancereplicaset.kubevirt.io/rs scaled\n');
+    expect((await h.store.get('VirtualMachineInstanceReplicaSet', 'default', 'rs')).spec.replicas).toBe(0);
+
+    const scale = await kubectl(h, [
+      'get',
+      '--raw',
+      '/apis/kubevirt.io/v1/namespaces/default/virtualmachineinstancereplicasets/rs/scale',
+    ]);
+    expect(JSON.parse(scale.stdout)).toMatchObject({
+      kind: 'Scale',
+      apiVersion: 'autoscaling/v1',
+      metadata: { name: 'rs', namespace: 'default' },
+      spec: { replicas: 0 },
+    });
+    const negative = await kubectl(h, ['scale', 'vmirs', 'rs', '--replicas=-1']);
+    expect(negative.code).not.toBe(0);
+  });
+
+  it('refuses a VM, which has no scale subresource, the way kubectl does', async () => {
+    await h.store.create('VirtualMachine', vm('one'));
+    const r = await kubectl(h, ['scale', 'vm', 'one', '--replicas=2']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('could not find the requested resource');
+  });
+});
