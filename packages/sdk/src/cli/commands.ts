@@ -51,7 +51,7 @@ Global options:
 Exit codes: 0 ok, 1 failure, 2 usage, 3 not found, 4 conflict/illegal transition, 5 invalid, 6 timeout.`,
   controller: 'virtkit controller [--kubeconfig PATH] [--namespace NS] [--lease-name NAME]   (virtkit controller -h)',
   agent:
-    'virtkit agent --node-name NODE [--port P] [--libvirt-socket PATH] [--data-dir DIR] [--sim]   (virtkit agent -h)',
+    'virtkit agent --node-name NODE [--port P] [--libvirt-socket PATH] [--data-dir DIR] [--config PATH] [--sim]   (virtkit agent -h)',
   up: `virtkit up [--nodes N | --libvirt] [--port P] [--kubeconfig PATH] [--data-dir DIR] [--seed S] [--speed X]
 Runs the engine and a Kubernetes-compatible API server on 127.0.0.1 until interrupted.
 Writes a kubeconfig for kubectl and @kubernetes/client-node (default ~/.virtkit/kubeconfig).

@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
-import { type NodeDriverRegistry, RealClock } from '@virtkit/engine';
+import { InvalidSpecError, type NodeDriverRegistry, RealClock } from '@virtkit/engine';
 import { startAgent } from './agent.ts';
 import { startController } from './controller.ts';
 
@@ -41,7 +41,11 @@ registered with a Lease in the controller's namespace.
   --libvirt-socket PATH     libvirtd socket (default /var/run/libvirt/libvirt-sock)
   --migration-uri URI       libvirt URI peers migrate to (e.g. qemu+tcp://NODE_IP:16509/system)
   --data-dir DIR            images, overlays, console logs (default /var/lib/virtkit)
-  --sim                     a simulated node instead of libvirt (exercise a cluster without KVM)
+  --config PATH             agent config file, YAML or JSON (default $VIRTKIT_AGENT_CONFIG; none: defaults):
+                            imageTranslations, directImageUrls (public|any|refuse), hostDiskRoots,
+                            hypervisor (auto|kvm|qemu), reserved {cpu, memory}, maxVms, labels
+  --sim                     a simulated node instead of libvirt (exercise a cluster without KVM); of the
+                            config it uses labels, hostDiskRoots, hypervisor, reserved and maxVms
   --namespace NS            where the controller runs (default $POD_NAMESPACE or virtkit-system)
   --token-file PATH         token the controller sends (default $VIRTKIT_AGENT_TOKEN_FILE; or $VIRTKIT_AGENT_TOKEN)
   --insecure                plain HTTP instead of TLS (trusted networks only)
@@ -96,7 +100,12 @@ export async function runClusterCommand(argv: string[], io: ClusterCliIO): Promi
     if (command === 'agent') return await agent(rest, io, out);
     throw new UsageError(`unknown command "${command}"`);
   } catch (e) {
-    err(`error: ${(e as Error).message}`);
+    // A config file's problems, one per line: an operator fixes them all in one go.
+    if (e instanceof InvalidSpecError && e.causes.length > 1) {
+      const causes = e.causes.map((c) => `${c.field}: ${c.message}`);
+      const header = e.message.slice(0, e.message.length - causes.join('; ').length).trimEnd();
+      err(`error: ${header}\n${causes.map((c) => `  ${c}`).join('\n')}`);
+    } else err(`error: ${(e as Error).message}`);
     return e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') ? 2 : 1;
   }
 }
@@ -154,6 +163,7 @@ async function agent(argv: string[], io: ClusterCliIO, log: (s: string) => void)
       'libvirt-socket': { type: 'string' },
       'migration-uri': { type: 'string' },
       'data-dir': { type: 'string' },
+      config: { type: 'string' },
       sim: { type: 'boolean' },
       seed: { type: 'string' },
       'token-file': { type: 'string' },
@@ -166,16 +176,37 @@ async function agent(argv: string[], io: ClusterCliIO, log: (s: string) => void)
   }
   const nodeName = v['node-name'] ?? io.env.NODE_NAME;
   if (!nodeName) throw new UsageError('--node-name is required (or set NODE_NAME)');
+  // Read before anything starts: a bad file stops the agent here, with every bad field named.
+  const configPath = v.config ?? io.env.VIRTKIT_AGENT_CONFIG;
+  const config = configPath ? await (await import('./agent-config.ts')).readAgentConfig(configPath) : {};
+  if (configPath) log(`agent config from ${configPath}`);
   const signal = io.signal ?? interrupt();
   const clock = new RealClock();
   const driver = async (peers: NodeDriverRegistry) => {
     if (v.sim) {
       const { SimFabric, SimNode } = await import('@virtkit/sim');
       const fabric = new SimFabric({ clock, seed: Number(v.seed ?? 1) });
-      return new SimNode({ name: nodeName, fabric });
+      const { labels, hostDiskRoots, hypervisor, reserved, maxVms } = config;
+      return new SimNode({
+        name: nodeName,
+        fabric,
+        ...(labels ? { labels } : {}),
+        ...(hostDiskRoots ? { hostDiskRoots } : {}),
+        ...(hypervisor && hypervisor !== 'auto' ? { hypervisor } : {}),
+        ...(reserved
+          ? {
+              reserve: {
+                ...(reserved.cpuMillis !== undefined ? { cpu: `${reserved.cpuMillis}m` } : {}),
+                ...(reserved.memoryBytes !== undefined ? { memory: reserved.memoryBytes } : {}),
+              },
+            }
+          : {}),
+        ...(maxVms ? { capacity: { vms: maxVms } } : {}),
+      });
     }
     const { LibvirtNodeDriver } = await import('@virtkit/agent');
     return LibvirtNodeDriver.open({
+      ...config,
       nodeName,
       dataDir: v['data-dir'] ?? '/var/lib/virtkit',
       clock,

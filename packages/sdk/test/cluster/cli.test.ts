@@ -46,6 +46,9 @@ describe('virtkit controller / virtkit agent', () => {
   it('run a leader-elected controller and a simulated agent until interrupted', async () => {
     const stop = new AbortController();
     const agentIo = io({}, stop.signal);
+    // A simulated agent takes its node's labels from the config file, as the libvirt agent does.
+    const config = join(dir, 'agent.yaml');
+    await writeFile(config, 'labels:\n  virtkit.io/rack: r1\n');
     const controllerIo = io({ POD_NAME: 'controller-0', VIRTKIT_AGENT_TOKEN_FILE: tokenFile }, stop.signal);
     const agentExit = runCli(
       [
@@ -63,6 +66,8 @@ describe('virtkit controller / virtkit agent', () => {
         kubeconfig,
         '--token-file',
         tokenFile,
+        '--config',
+        config,
       ],
       agentIo.io,
     );
@@ -80,6 +85,8 @@ describe('virtkit controller / virtkit agent', () => {
       return n?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
     }, 'node sim-1 Ready');
     expect(((await h.backing.get('Lease', NS, 'virtkit-agent-sim-1')) as Lease).spec?.holderIdentity).toBe('sim-1');
+    const node = (await h.backing.get('Node', undefined, 'sim-1')) as Node;
+    expect(node.metadata.labels?.['virtkit.io/rack']).toBe('r1');
     stop.abort();
     expect(await controllerExit).toBe(0);
     expect(await agentExit).toBe(0);
