@@ -4,10 +4,10 @@
  */
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
 import { DEFAULT_MAX_BODY_BYTES, tooLarge } from './body.ts';
 import { type ApiHandler, createApiHandler, statusResponse } from './handler.ts';
 import { kubeconfigYaml, writeKubeconfig } from './kubeconfig.ts';
+import { listen } from './listen.ts';
 import { statusFromError } from './status.ts';
 import { createServingCertificate, type ServingCertificate } from './tls.ts';
 import type { ApiHandlerOptions, ApiRequest, ApiResponse, ResponseStream } from './types.ts';
@@ -124,7 +124,6 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
       return serverAddress;
     },
   });
-  const sockets = new Set<Socket>();
 
   const tls = options.tls === false ? undefined : (options.tls ?? createServingCertificate());
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
@@ -158,30 +157,9 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     else writeWhole(res, r, method === 'HEAD');
   }
 
-  server.on(tls ? 'secureConnection' : 'connection', (s: Socket) => {
-    sockets.add(s);
-    s.once('close', () => sockets.delete(s));
-  });
-  // Connections still in (or never starting) their TLS handshake are not in `sockets`, and server.close()
-  // would wait for them until the handshake timeout (120 s): close() cuts these too.
-  const handshaking = new Set<Socket>();
-  if (tls)
-    server.on('connection', (s: Socket) => {
-      handshaking.add(s);
-      s.once('close', () => handshaking.delete(s));
-    });
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const addr = server.address() as AddressInfo;
-  const hostPart = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-  serverAddress = `${hostPart}:${addr.port}`;
-  const url = `${tls ? 'https' : 'http'}://${serverAddress}`;
+  const listening = await listen(server, options.port ?? 0, host);
+  serverAddress = listening.address;
+  const url = listening.url;
   const kc = { server: url, token: handler.token, ...(tls ? { caCertificate: tls.cert } : {}) };
 
   return {
@@ -191,20 +169,13 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
     handler,
     handleRequest: (request) => handler.handleRequest(request),
     get openConnections() {
-      return sockets.size;
+      return listening.connections;
     },
     kubeconfig: (path) => (path === undefined ? Promise.resolve(kubeconfigYaml(kc)) : writeKubeconfig(path, kc)),
     async close() {
+      // Watches are told to finish; whatever still holds a connection is then cut.
       handler.closeWatches();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-        // Watches were told to finish; whatever still holds a connection is cut.
-        setImmediate(() => {
-          for (const s of sockets) s.destroy();
-          for (const s of handshaking) s.destroy();
-        });
-      });
+      await listening.close();
     },
   };
 }

@@ -8,8 +8,8 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
 import type { DomainEvent, NodeDriver } from '@virtkit/engine';
+import { listen } from '../api/listen.ts';
 import type { ServingCertificate } from '../api/tls.ts';
 import { CALL_METHODS, type CallMethod, type ConsoleLine, type EventLine, toWireError } from './node-rpc.ts';
 import { servingCertificate } from './serving-certificate.ts';
@@ -95,7 +95,6 @@ export async function serveNodeDriver(driver: NodeDriver, options: NodeDriverSer
   let inflight = 0;
   const streams = new Set<ServerResponse>();
   const consoles = new Set<AbortController>();
-  const sockets = new Set<Socket>();
 
   const send = (res: ServerResponse, line: EventLine | ConsoleLine): void => {
     if (res.writableLength > MAX_PENDING_BYTES) {
@@ -229,24 +228,11 @@ export async function serveNodeDriver(driver: NodeDriver, options: NodeDriverSer
   const server = tls
     ? createHttpsServer({ cert: tls.cert, key: tls.key, keepAliveTimeout: 30_000, noDelay: true }, onRequest)
     : createHttpServer({ keepAliveTimeout: 30_000, noDelay: true }, onRequest);
-  server.on(tls ? 'secureConnection' : 'connection', (s: Socket) => {
-    sockets.add(s);
-    s.once('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const addr = server.address() as AddressInfo;
-  const hostPart = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-  const url = `${tls ? 'https' : 'http'}://${hostPart}:${addr.port}`;
+  const listening = await listen(server, options.port ?? 0, host);
 
   return {
-    url,
-    port: addr.port,
+    url: listening.url,
+    port: listening.port,
     certificate: tls?.cert,
     epoch,
     get inflight() {
@@ -259,13 +245,7 @@ export async function serveNodeDriver(driver: NodeDriver, options: NodeDriverSer
       unsubscribe();
       for (const ac of consoles) ac.abort();
       for (const res of streams) res.end();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeIdleConnections();
-        setImmediate(() => {
-          for (const s of sockets) s.destroy();
-        });
-      });
+      await listening.close();
     },
   };
 }

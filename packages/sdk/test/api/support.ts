@@ -2,6 +2,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
+import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type KubeObject, MemoryStore, type StoreOptions, type VirtualMachine } from '@virtkit/engine';
@@ -55,6 +56,27 @@ export function vm(name: string, namespace = 'default', labels: Record<string, s
       },
     },
   };
+}
+
+/**
+ * Opens connections to the TLS server at `url` that never finish a handshake (TCP only, and one that sends the
+ * start of a ClientHello and stops), then runs `close`: how long it took, in ms.
+ */
+export async function closeWithStalledHandshakes(url: string, close: () => Promise<void>): Promise<number> {
+  const u = new URL(url);
+  const open = () => netConnect(Number(u.port), u.hostname).on('error', () => {});
+  const sockets = Array.from({ length: 5 }, open);
+  const half = open();
+  half.write(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01])); // the start of a ClientHello, then nothing
+  sockets.push(half);
+  await new Promise((r) => setTimeout(r, 100));
+  const started = performance.now();
+  try {
+    await close();
+    return performance.now() - started;
+  } finally {
+    for (const s of sockets) s.destroy();
+  }
 }
 
 export interface RawResponse {

@@ -9,6 +9,7 @@ import {
   type RemoteNodeDriverOptions,
   serveNodeDriver,
 } from '../../src/cluster/index.ts';
+import { closeWithStalledHandshakes } from '../api/support.ts';
 import { drive as driveClock, until } from './support.ts';
 
 const TOKEN = 'agent-token';
@@ -339,5 +340,10 @@ describe('RemoteNodeDriver over serveNodeDriver', () => {
     expect(err.node).toBe('n1');
     await r.close();
     expect((await caught(r.ping())).reason).toBe('NodeUnreachable');
+  });
+
+  it('closes promptly while connections never finished (or never started) their TLS handshake', async () => {
+    const other = await serveNodeDriver(sims[1]!, { token: TOKEN });
+    expect(await closeWithStalledHandshakes(other.url, () => other.close())).toBeLessThan(5_000);
   });
 });
