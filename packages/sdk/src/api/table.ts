@@ -136,6 +136,7 @@ const COLUMNS: Record<string, Column[]> = {
     col('NodeName', (o) => str(rec(o.status).nodeName), 'NodeName'),
     col('Ready', (o) => conditionStatus(o, 'Ready'), 'Ready'),
     col('Live-Migratable', (o) => conditionStatus(o, 'LiveMigratable'), 'Live Migratable', 'string', 1),
+    col('Paused', (o) => conditionStatus(o, 'Paused'), 'Paused', 'string', 1),
   ],
   VirtualMachineInstanceMigration: [
     NAME,

@@ -1,5 +1,5 @@
 // Everyday kubectl workflows a KubeVirt user runs, with the real kubectl against the API server.
-import type { KubeObject, VirtualMachineInstanceReplicaSet } from '@virtkit/engine';
+import type { KubeObject, VirtualMachineInstance, VirtualMachineInstanceReplicaSet } from '@virtkit/engine';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type Harness, kubectl, startServer, vm } from './support.ts';
 
@@ -74,5 +74,35 @@ describe('kubectl scale', () => {
     const r = await kubectl(h, ['scale', 'vm', 'one', '--replicas=2']);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('could not find the requested resource');
+  });
+});
+
+describe('kubectl get -o wide', () => {
+  it("shows KubeVirt's wide VMI columns, Live-Migratable and Paused", async () => {
+    const created = await h.store.create('VirtualMachineInstance', {
+      apiVersion: 'kubevirt.io/v1',
+      kind: 'VirtualMachineInstance',
+      metadata: { name: 'paused', namespace: 'default' },
+      spec: vm('x').spec.template.spec,
+    } as VirtualMachineInstance);
+    await h.store.updateStatus('VirtualMachineInstance', {
+      ...created,
+      status: {
+        phase: 'Running',
+        nodeName: 'node-a',
+        conditions: [
+          { type: 'Ready', status: 'False' },
+          { type: 'LiveMigratable', status: 'True' },
+          { type: 'Paused', status: 'True' },
+        ],
+      },
+    });
+    const r = await kubectl(h, ['get', 'vmi', '-o', 'wide']);
+    const [header, row] = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.trim().split(/\s{2,}/));
+    expect(header).toEqual(['NAME', 'AGE', 'PHASE', 'IP', 'NODENAME', 'READY', 'LIVE-MIGRATABLE', 'PAUSED']);
+    expect(row).toEqual(['paused', expect.stringMatching(/^\d+s$/), 'Running', 'node-a', 'False', 'True', 'True']);
   });
 });
