@@ -2,8 +2,9 @@
  * deploy/: the committed CRDs are exactly what scripts/gen-crds.ts generates and are structural; every
  * manifest's fields exist in the Kubernetes API (checked against @kubernetes/client-node's generated
  * models, as strict field validation would); the real kubectl builds the kustomization and accepts every
- * object in a client-side dry run. No cluster here: kubectl's discovery is answered by a stub that only
- * lists the API groups the manifests use (client dry runs read nothing else).
+ * object in a client-side dry run; the agent config the DaemonSet mounts is one the agent accepts. No
+ * cluster here: kubectl's discovery is answered by a stub that only lists the API groups the manifests
+ * use (client dry runs read nothing else).
  */
 import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -14,7 +15,13 @@ import * as k8s from '@kubernetes/client-node';
 import { KINDS } from '@virtkit/engine';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { buildCrds, type CustomResourceDefinition, crdYaml, structuralProblems } from '../../src/cluster/index.ts';
+import {
+  buildCrds,
+  type CustomResourceDefinition,
+  crdYaml,
+  parseAgentConfig,
+  structuralProblems,
+} from '../../src/cluster/index.ts';
 
 const ROOT = join(import.meta.dirname, '../../../..');
 const DEPLOY = join(ROOT, 'deploy');
@@ -158,6 +165,7 @@ describe('deploy/ manifests', () => {
       [
         'ClusterRole/virtkit-controller',
         'ClusterRoleBinding/virtkit-controller',
+        'ConfigMap/virtkit-agent-config',
         'CustomResourceDefinition/hypervisornodes.virtkit.io',
         'CustomResourceDefinition/virtualmachineinstancemigrations.kubevirt.io',
         'CustomResourceDefinition/virtualmachineinstancereplicasets.kubevirt.io',
@@ -192,6 +200,52 @@ describe('deploy/ manifests', () => {
     ]);
   });
 
+  it('give the agent its config: the ConfigMap mounted read-only, passed with --config, and accepted by the agent', () => {
+    const [ds] = docs(join(DEPLOY, 'agent.yaml')) as unknown as k8s.V1DaemonSet[];
+    const pod = ds!.spec!.template.spec!;
+    const container = pod.containers[0]!;
+    const arg = container.args?.find((a) => a.startsWith('--config='));
+    expect(arg).toBe('--config=/etc/virtkit/agent.yaml');
+    const volume = pod.volumes!.find((v) => v.configMap);
+    expect(volume?.configMap?.name).toBe('virtkit-agent-config');
+    const mount = container.volumeMounts!.find((m) => m.name === volume?.name);
+    expect(mount).toEqual({ name: volume?.name, mountPath: '/etc/virtkit', readOnly: true });
+
+    const [cm] = docs(join(DEPLOY, 'agent-config.yaml')) as unknown as k8s.V1ConfigMap[];
+    expect(cm!.metadata!.name).toBe('virtkit-agent-config');
+    expect(cm!.metadata!.namespace).toBe(ds!.metadata!.namespace);
+    // The file the flag names is a key of the mounted ConfigMap.
+    const path = arg!.slice('--config='.length);
+    const key = path.slice(`${mount!.mountPath}/`.length);
+    expect(Object.keys(cm!.data ?? {})).toEqual([key]);
+    const text = cm!.data![key]!;
+    // The shipped default: only public direct URLs, no hostDisk roots, one commented example translation.
+    expect(parseAgentConfig(text, path)).toStrictEqual({
+      directImageUrls: 'public',
+      imageTranslations: [
+        {
+          prefix: 'images.virtkit.local',
+          translations: [
+            { name: 'cirros', url: 'https://download.cirros-cloud.net/0.6.2/cirros-0.6.2-x86_64-disk.img' },
+            {
+              regexp: 'cirros/(\\d+\\.\\d+\\.\\d+)',
+              url: 'https://download.cirros-cloud.net/$1/cirros-$1-x86_64-disk.img',
+            },
+          ],
+        },
+      ],
+      hostDiskRoots: [],
+    });
+    // Its commented-out settings are valid too, once an operator uncomments them.
+    const uncommented = text.replace(/^# (\w+:.*?)(\s+#.*)?$/gm, '$1').replace(/^# {2,}(\S.*?)(\s+#.*)?$/gm, '  $1');
+    expect(parseAgentConfig(uncommented, path)).toMatchObject({
+      hypervisor: 'auto',
+      reserved: { cpuMillis: 500, memoryBytes: 1073741824 },
+      maxVms: 110,
+      labels: { 'virtkit.io/rack': 'r1' },
+    });
+  });
+
   it('are built by the real kubectl (kustomize) and accepted object by object in a client dry run', async () => {
     const run = (args: string[]) =>
       new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
@@ -202,7 +256,7 @@ describe('deploy/ manifests', () => {
     const built = await run(['kustomize', DEPLOY]);
     expect(built.stderr).toBe('');
     expect(built.code).toBe(0);
-    expect(parseAllDocuments(built.stdout)).toHaveLength(16);
+    expect(parseAllDocuments(built.stdout)).toHaveLength(17);
 
     const server = await discoveryStub();
     try {
@@ -217,12 +271,13 @@ describe('deploy/ manifests', () => {
       expect(applied.stderr).toBe('');
       expect(applied.code).toBe(0);
       const lines = applied.stdout.trim().split('\n');
-      expect(lines).toHaveLength(16);
+      expect(lines).toHaveLength(17);
       for (const l of lines) expect(l).toMatch(/ created \(dry run\)$/);
       expect(lines).toContain(
         'customresourcedefinition.apiextensions.k8s.io/virtualmachines.kubevirt.io created (dry run)',
       );
       expect(lines).toContain('daemonset.apps/virtkit-agent created (dry run)');
+      expect(lines).toContain('configmap/virtkit-agent-config created (dry run)');
     } finally {
       await server.close();
     }
@@ -247,6 +302,7 @@ async function discoveryStub(): Promise<{ url: string; close(): Promise<void> }>
   const core: [string, string, boolean][] = [
     ['namespaces', 'Namespace', false],
     ['serviceaccounts', 'ServiceAccount', true],
+    ['configmaps', 'ConfigMap', true],
   ];
   const resourceList = (groupVersion: string, rs: [string, string, boolean][]) => ({
     kind: 'APIResourceList',
