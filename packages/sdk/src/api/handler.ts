@@ -14,6 +14,7 @@ import {
   VERSION_INFO,
 } from './discovery.ts';
 import { contentTypeOf, type JsonCache, jsonCacheOf, negotiate } from './encode.ts';
+import { openapiV3Document, openapiV3Root } from './openapi.ts';
 import { serveAction, serveResource } from './resource-handler.ts';
 import { parseRoute } from './routes.ts';
 import { methodNotAllowed, notFound, type Status, statusFromError, statusOf } from './status.ts';
@@ -100,9 +101,9 @@ const OPENAPI_V2_PROTOBUF = 'application/com.github.proto-openapi.spec.v2@v1.0+p
 const OPENAPI_V2_PROTOBUF_RESPONSE = 'application/com.github.proto-openapi.spec.v2.v1.0+protobuf';
 
 /**
- * We publish no schemas, only valid empty documents: kubectl's client-side validation then finds no schema for
- * a kind and skips it (the server's own validation answers with 422 and causes), and its probe for server-side
- * field validation finds none and falls back to that. `kubectl explain` has nothing to show.
+ * OpenAPI v2 is a valid empty document: kubectl's client-side validation then finds no schema for a kind and
+ * skips it (the server's own validation answers with 422 and causes). v3 carries the schemas of the fields
+ * virtkit supports, without paths (see openapi.ts), for `kubectl explain`.
  */
 function openapi(path: string, accept: string | undefined): ApiResponse {
   if (path === 'v2') {
@@ -116,7 +117,9 @@ function openapi(path: string, accept: string | undefined): ApiResponse {
       definitions: {},
     });
   }
-  if (path === 'v3') return jsonResponse(200, { paths: {} });
+  if (path === 'v3') return jsonResponse(200, openapiV3Root());
+  const doc = path.startsWith('v3/') ? openapiV3Document(path.slice(3)) : undefined;
+  if (doc !== undefined) return { status: 200, headers: { 'content-type': 'application/json' }, body: doc };
   throw notFound('the server could not find the requested resource');
 }
 

@@ -106,3 +106,26 @@ describe('kubectl get -o wide', () => {
     expect(row).toEqual(['paused', expect.stringMatching(/^\d+s$/), 'Running', 'node-a', 'False', 'True', 'True']);
   });
 });
+
+describe('kubectl explain', () => {
+  it('explains KubeVirt kinds and their fields from the OpenAPI v3 documents', async () => {
+    const vmDoc = await kubectl(h, ['explain', 'vm']);
+    expect(vmDoc.stderr).toBe('');
+    expect(vmDoc.stdout).toMatch(/^GROUP:\s+kubevirt\.io\nKIND:\s+VirtualMachine\nVERSION:\s+v1\n/);
+    expect(vmDoc.stdout).toMatch(/^ {2}spec\t<Object>$/m);
+    const strategy = await kubectl(h, ['explain', 'vm.spec.runStrategy']);
+    expect(strategy.stdout).toContain('FIELD: runStrategy <string>');
+    expect(strategy.stdout).toMatch(/ENUM:\n\s+Always\n\s+Halted\n\s+Manual\n\s+RerunOnFailure\n\s+Once\n/);
+    // A VM's template spec is a VMI spec, described alike.
+    const guest = await kubectl(h, ['explain', 'vm.spec.template.spec.domain.memory']);
+    expect(guest.stdout).toMatch(/^ {2}guest\t<string>\n\s+Memory the guest sees/m);
+    const tree = await kubectl(h, ['explain', 'vmi.spec.domain.devices', '--recursive']);
+    expect(tree.stdout).toMatch(/^ {2}disks\t<\[\]Object>$/m);
+    expect(tree.stdout).toMatch(/^ {4}bootOrder\t<integer>$/m);
+    const node = await kubectl(h, ['explain', 'node.spec.unschedulable']);
+    expect(node.stdout).toContain('FIELD: unschedulable <boolean>');
+    const missing = await kubectl(h, ['explain', 'vm.spec.nonsense']);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toContain('field "nonsense" does not exist');
+  });
+});
