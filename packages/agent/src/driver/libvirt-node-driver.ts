@@ -75,6 +75,11 @@ export interface LibvirtNodeDriverOptions {
   migrationPollMs?: number;
   /** How long a call waits for the daemon's lifecycle event confirming it. */
   eventTimeoutMs?: number;
+  /**
+   * How often running domains are checked for a stop libvirt never announced (default 5 s; see
+   * `#checkSilentStops`). A stop is reported once seen on two checks in a row.
+   */
+  silentStopCheckMs?: number;
 }
 
 /** Matches the test guest's ready line and cloud-init's final message. */
@@ -98,6 +103,8 @@ interface Tracked {
   incoming?: boolean;
   /** Serialises event handling and operations for one domain. */
   chain: Promise<void>;
+  /** The last silent-stop check found libvirt showing it shut off while the agent has it running. */
+  offUnheard?: boolean;
 }
 
 interface EventWaiter {
@@ -194,7 +201,58 @@ export class LibvirtNodeDriver implements NodeDriver {
     this.#client = client;
     client.onClose(() => this.#reconnectLater(1000));
     await this.#resync(client);
+    this.#armSilentStopCheck();
     return client;
+  }
+
+  #silentStopTimer: TimerHandle | undefined;
+
+  #armSilentStopCheck(): void {
+    if (this.#closed || this.#silentStopTimer) return;
+    this.#silentStopTimer = this.#clock.setTimer(this.#opts.silentStopCheckMs ?? 5000, () => {
+      const client = this.#client;
+      const run = client && !client.closed ? this.#checkSilentStops(client) : Promise.resolve();
+      void run
+        .catch(() => undefined)
+        .finally(() => {
+          this.#silentStopTimer = undefined;
+          this.#armSilentStopCheck();
+        });
+    });
+  }
+
+  /**
+   * libvirt (9.0) stops a domain without any event when a restarted daemon cannot finish reconnecting to
+   * its QEMU (qemuProcessReconnect's error path, e.g. the QEMU died while the daemon was down). The relist
+   * at reconnect can run while that is still under way and read the domain as running. So running domains
+   * are looked at now and then, as a kubelet relists: a domain libvirt shows shut off on two checks in a
+   * row (any event on its way has long arrived) while the agent never reported its stop is reported
+   * stopped. Domains busy with an operation are left to it.
+   */
+  async #checkSilentStops(client: LibvirtClient): Promise<void> {
+    for (const t of [...this.#tracked.values()]) {
+      if (t.incoming || t.norm.phase === 'off' || this.#locks.has(t.id)) {
+        t.offUnheard = false;
+        continue;
+      }
+      const st = await client.getState(t.id).catch(() => undefined);
+      if (st?.state !== 'shutoff' && st?.state !== 'crashed') {
+        t.offUnheard = false;
+        continue;
+      }
+      if (!t.offUnheard) {
+        t.offUnheard = true;
+        continue;
+      }
+      t.offUnheard = false;
+      const detail = stoppedDetail(st.reason, 'Failed');
+      const apply = () => {
+        if (t.norm.phase !== 'off' && this.#tracked.get(t.id) === t && !this.#locks.has(t.id))
+          this.#applySynthetic(t, { event: 'Stopped', detail });
+      };
+      t.chain = t.chain.then(apply, apply);
+      await t.chain;
+    }
   }
 
   /**
@@ -1276,6 +1334,7 @@ export class LibvirtNodeDriver implements NodeDriver {
   async close(): Promise<void> {
     this.#closed = true;
     this.#reconnectTimer?.cancel();
+    this.#silentStopTimer?.cancel();
     for (const t of this.#tracked.values()) {
       await t.tail?.stop(false);
       for (const s of t.consoleSubs) s(null);

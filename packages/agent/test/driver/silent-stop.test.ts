@@ -5,7 +5,8 @@
  * - the QEMU dies during the reconnect: libvirt shows the domain shut off (reason daemon) and says nothing;
  * - a destroy arrives during the reconnect: libvirt kills QEMU first, the reconnect fails and stops the
  *   domain, and the destroy then fails with "domain is not running".
- * Either way a destroyDomain of the agent must leave the stop reported (the engine waits for it).
+ * Either way a destroyDomain of the agent must leave the stop reported (the engine waits for it); and a
+ * stop nobody asked for must be reported by the agent's silent-stop check.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -32,16 +33,18 @@ function sigtermPending(pid: number): boolean {
 describe('a domain libvirt stops without an event after a daemon restart', () => {
   let daemon: LibvirtDaemon | undefined;
   let driver: LibvirtNodeDriver | undefined;
+  let watcher: LibvirtNodeDriver | undefined;
   let raw: LibvirtClient | undefined;
   const cleanups: (() => Promise<void>)[] = [];
   afterAll(async () => {
     await raw?.close().catch(() => undefined);
     await driver?.close();
+    await watcher?.close();
     await daemon?.stop();
     for (const c of cleanups) await c();
   }, 60_000);
 
-  it('destroyDomain reports the stop itself', async () => {
+  it('destroyDomain, and otherwise the silent-stop check, report the stop', async () => {
     requireLibvirt();
     daemon = await startLibvirtDaemon({ name: 'silent' });
     const d = daemon;
@@ -53,8 +56,25 @@ describe('a domain libvirt stops without an event after a daemon restart', () =>
       libvirt: { socketPath: d.socketPath },
       imageTranslations: await guestTranslations(),
       hypervisor: 'qemu',
+      // Only destroyDomain may notice the stops of this driver's domains.
+      silentStopCheckMs: 3_600_000,
     });
     const drv = driver;
+    // A second agent (its own node name, its own domain) checks often.
+    watcher = await LibvirtNodeDriver.open({
+      nodeName: `silent-watch-${RUN}`,
+      dataDir: data.dir,
+      libvirt: { socketPath: d.socketPath },
+      imageTranslations: await guestTranslations(),
+      hypervisor: 'qemu',
+      silentStopCheckMs: 200,
+    });
+    const watch = watcher;
+    const watchLog = new EventLog();
+    watch.onEvent(watchLog.push);
+    const unasked = 'vk-test_silent-unasked';
+    await watch.defineDomain(await guestDefinition('silent-unasked', `uid-silent-unasked-${RUN}`));
+    await watch.startDomain(unasked);
     const log = new EventLog();
     drv.onEvent(log.push);
     const dying = 'vk-test_silent-dies';
@@ -63,7 +83,7 @@ describe('a domain libvirt stops without an event after a daemon restart', () =>
     await drv.defineDomain(await guestDefinition('silent-destroyed', `uid-silent-destroyed-${RUN}`));
     await drv.startDomain(dying);
     await drv.startDomain(destroyed);
-    const pids = [qemuPid(d, dying), qemuPid(d, destroyed)] as const;
+    const pids = [qemuPid(d, dying), qemuPid(d, destroyed), qemuPid(d, unasked)] as const;
     for (const pid of pids) process.kill(pid, 'SIGSTOP');
 
     await d.restart({ signal: 'SIGKILL' });
@@ -80,6 +100,26 @@ describe('a domain libvirt stops without an event after a daemon restart', () =>
       'agent',
     );
     expect((await drv.getDomain(dying))?.state).toBe('running');
+    await poll(
+      () =>
+        watch.listDomains().then(
+          (l) => (l.length === 1 ? l : undefined),
+          () => undefined,
+        ),
+      20_000,
+      'watch',
+    );
+    expect((await watch.getDomain(unasked))?.state).toBe('running');
+
+    // 0. The QEMU dies while the daemon reconnects to it, and nobody asks anything: the check reports it.
+    process.kill(pids[2], 'SIGKILL');
+    await watchLog.waitFor(
+      (e) => e.domain === unasked && e.type === 'lifecycle' && e.event === 'Stopped',
+      20_000,
+      'the silent stop reported',
+    );
+    expect(watchLog.lifecycle(unasked)).toEqual(['Defined/Added', 'Started/Booted', 'Stopped/Failed']);
+    await watch.undefineDomain(unasked);
 
     // 1. The QEMU dies while the daemon reconnects to it: shut off, and no event.
     process.kill(pids[0], 'SIGKILL');
