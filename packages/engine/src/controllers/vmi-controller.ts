@@ -96,6 +96,8 @@ interface Runtime {
   restoredBelow: number;
   /** Compare the machine with the node's actual domain once (after a restore). */
   resync: boolean;
+  /** Reads of the node for that comparison that failed in a row (they are retried with backoff). */
+  resyncFailures: number;
   /** Retries of commands that hit an unreachable node. */
   retries: Map<number, number>;
   /** Last status written, to skip no-op writes. */
@@ -240,6 +242,7 @@ export class VmiController {
       running: new Map(),
       restoredBelow: restored ? ctx.nextCommandId : 0,
       resync: restored,
+      resyncFailures: 0,
       retries: new Map(),
       written: restored ? vmi.status : undefined,
       rebootHandled: virtkitOf(vmi)?.rebootHandled,
@@ -285,14 +288,20 @@ export class VmiController {
     // 1. What the nodes reported.
     const box = this.#inbox.get(key);
     this.#inbox.delete(key);
+    let requeueAfterMs: number | undefined;
     if (rt.resync) {
       rt.resync = false;
       for (const ev of await this.#resync(rt, vmi)) this.#send(rt, ev);
+      if (rt.resync) {
+        // The node's answer did not come in time. It may be slow rather than lost, so nothing else may ever
+        // bring this VMI back (no readiness change; its events happened while the engine was down): try again.
+        const retry = ctx.config.retry;
+        requeueAfterMs = Math.min(retry.baseMs * 2 ** Math.min(rt.resyncFailures++, 10), retry.maxMs);
+      } else rt.resyncFailures = 0;
     }
     for (const { uid, event } of box ?? []) if (uid === rt.uid) this.#send(rt, event);
 
     // 2. What stored state asks for (level-triggered).
-    let requeueAfterMs: number | undefined;
     const snap = () => rt.actor.getSnapshot();
     // A new VMI starts at once (its machine begins in `stopped` without an exit).
     if (snap().matches('stopped') && !snap().context.exit && !meta.deletionTimestamp) {

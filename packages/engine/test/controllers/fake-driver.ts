@@ -64,6 +64,8 @@ export class FakeNode implements NodeDriver {
   stallMigrations = false;
   /** When set, every guest crashes this long after it was started. */
   crashAfterMs: number | undefined;
+  /** The next this many getDomain calls fail as unanswered in time (a node that is slow, not lost). */
+  failedReads = 0;
   readonly #clock: Clock;
   readonly #fabric: Fabric;
   readonly #opts: Required<Omit<FakeNodeOptions, 'labels'>> & { labels: Record<string, string> };
@@ -260,6 +262,10 @@ export class FakeNode implements NodeDriver {
 
   async getDomain(id: string): Promise<DomainInfo | undefined> {
     await this.#check();
+    if (this.failedReads > 0) {
+      this.failedReads--;
+      throw new DriverError('NodeUnreachable', this.nodeName, 'getDomain: no answer in time');
+    }
     const d = this.domains.get(id);
     return d ? this.#info(d) : undefined;
   }

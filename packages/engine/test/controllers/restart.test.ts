@@ -86,6 +86,23 @@ describe('engine restart', () => {
     expect(c.nodes[0]!.count('startDomain')).toBe(1);
   });
 
+  it('a guest that became ready while the engine was down, on a node slow to answer the first look', async () => {
+    c = await cluster({ nodes: [{ bootMs: 30_000 }] });
+    await c.store.create('VirtualMachine', vm('s', 'Always'));
+    await c.until(async () => c!.nodes[0]!.count('startDomain') === 1, 'started');
+    const uid = (await getVMI(c, 's'))?.metadata.uid;
+    await c.engine.stop();
+    await c.clock.advance(60_000); // guest-ready goes to no one
+    expect((await c.nodes[0]!.getDomain(`${NS}_s`))?.guestReady).toBe(true);
+    // The new engine's first read of the domain goes unanswered in time, while the node stays Ready: no
+    // event and no readiness change will come, so the read must be tried again.
+    c.nodes[0]!.failedReads = 1;
+    await c.restart();
+    await c.until(async () => (await printable(c!, 's')) === 'Running', 'Running', 60_000);
+    expect((await getVMI(c, 's'))?.metadata.uid).toBe(uid);
+    expect(c.nodes[0]!.count('startDomain')).toBe(1);
+  });
+
   it('a guest that crashed while the engine was down is restarted (Always)', async () => {
     c = await cluster({ nodes: 1 });
     await c.store.create('VirtualMachine', vm('x', 'Always'));
