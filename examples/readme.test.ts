@@ -1,13 +1,15 @@
 /**
- * "The README's examples must run as written": every TypeScript block of every README runs, unchanged,
- * in its own process. A block is a script (`node --conditions=@virtkit/source`) unless the line before it
- * says `<!-- readme-test: vitest -->`, for blocks written as tests. Shell blocks are either run by
- * readme-cli.test.ts (`cli-server`, `cli`) or say why they cannot run here (`manual: <reason>`).
- * Anything else fails with the block's file and line, so no block is left out unnoticed.
+ * "The README's examples must run as written": every TypeScript block of every README type-checks as a
+ * reader's own file would and runs, unchanged, in its own process. A block is a script
+ * (`node --conditions=@virtkit/source`) unless the line before it says `<!-- readme-test: vitest -->`, for
+ * blocks written as tests. Shell blocks are either run by readme-cli.test.ts (`cli-server`, `cli`) or say
+ * why they cannot run here (`manual: <reason>`). Anything else fails with the block's file and line, so no
+ * block is left out unnoticed.
  */
 import { describe, expect, it } from 'vitest';
 import { type ReadmeBlock, readmeBlocks, readmeFiles, where } from './readme/blocks.ts';
 import { runBlock } from './readme/run-block.ts';
+import { typecheckBlocks } from './readme/typecheck-blocks.ts';
 
 const TS = new Set(['ts', 'typescript']);
 const SH = new Set(['sh', 'bash', 'shell', 'console']);
@@ -45,6 +47,15 @@ describe('README blocks', () => {
     });
     expect(problems).toEqual([]);
   });
+
+  it('every TypeScript block type-checks as written', async () => {
+    expect(
+      await typecheckBlocks(
+        blocks.filter((b) => TS.has(b.lang)),
+        180_000,
+      ),
+    ).toEqual([]);
+  }, 200_000);
 
   for (const b of blocks.filter((x) => TS.has(x.lang))) {
     it(
