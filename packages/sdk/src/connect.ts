@@ -7,6 +7,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
+import type { DirectImageUrlPolicy, ImageTranslationConfig } from '@virtkit/agent';
 import {
   type Clock,
   createEngine,
@@ -41,7 +42,19 @@ export interface EmbeddedOptions {
    */
   hostDiskRoots?: string[];
   /** libvirt driver settings (driver: 'libvirt'). */
-  libvirt?: { socketPath?: string; nodeName?: string; agentDataDir?: string; hypervisor?: 'auto' | 'kvm' | 'qemu' };
+  libvirt?: {
+    socketPath?: string;
+    nodeName?: string;
+    agentDataDir?: string;
+    hypervisor?: 'auto' | 'kvm' | 'qemu';
+    /**
+     * Virtlet-style rules mapping `containerDisk.image` names to http(s):// or file:// URLs, as in the
+     * agent's config file (checked the same way: a bad rule is an InvalidSpecError before libvirt is reached).
+     */
+    imageTranslations?: ImageTranslationConfig[];
+    /** What an image URL written straight into a VM spec may reach: `public` (default), `any` or `refuse`. */
+    directImageUrls?: DirectImageUrlPolicy;
+  };
 }
 
 export interface KubernetesOptions {
@@ -122,6 +135,18 @@ export function clientForSimEnv(env: SimEnv, options: { namespace?: string } = {
 }
 
 async function connectLibvirt(options: EmbeddedOptions): Promise<VirtkitClient> {
+  const { imageTranslations, directImageUrls } = options.libvirt ?? {};
+  // The agent's own config checks, so a rule that cannot work fails here and not at the first VM using it.
+  const images =
+    imageTranslations !== undefined || directImageUrls !== undefined
+      ? (await import('./cluster/agent-config.ts')).checkAgentConfig(
+          {
+            ...(imageTranslations !== undefined ? { imageTranslations } : {}),
+            ...(directImageUrls !== undefined ? { directImageUrls } : {}),
+          },
+          'connect() libvirt options',
+        )
+      : {};
   const { LibvirtNodeDriver } = await import('@virtkit/agent');
   const clock = new RealClock();
   const dataDir = options.dataDir ?? join(process.cwd(), '.virtkit-data');
@@ -133,6 +158,7 @@ async function connectLibvirt(options: EmbeddedOptions): Promise<VirtkitClient> 
     ...(options.libvirt?.socketPath ? { libvirt: { socketPath: options.libvirt.socketPath } } : {}),
     ...(options.libvirt?.hypervisor ? { hypervisor: options.libvirt.hypervisor } : {}),
     ...(options.hostDiskRoots ? { hostDiskRoots: options.hostDiskRoots } : {}),
+    ...images,
   });
   const drivers = new DriverRegistry([driver]);
   const engine = createEngine({

@@ -52,10 +52,11 @@ Exit codes: 0 ok, 1 failure, 2 usage, 3 not found, 4 conflict/illegal transition
   controller: 'virtkit controller [--kubeconfig PATH] [--namespace NS] [--lease-name NAME]   (virtkit controller -h)',
   agent:
     'virtkit agent --node-name NODE [--port P] [--libvirt-socket PATH] [--data-dir DIR] [--config PATH] [--sim]   (virtkit agent -h)',
-  up: `virtkit up [--nodes N | --libvirt] [--port P] [--kubeconfig PATH] [--data-dir DIR] [--seed S] [--speed X]
+  up: `virtkit up [--nodes N | --libvirt [--agent-config PATH]] [--port P] [--kubeconfig PATH] [--data-dir DIR] [--seed S] [--speed X]
 Runs the engine and a Kubernetes-compatible API server on 127.0.0.1 until interrupted.
 Writes a kubeconfig for kubectl and @kubernetes/client-node (default ~/.virtkit/kubeconfig).
---data-dir keeps state in a durable store; --libvirt drives the local libvirtd instead of simulated nodes.`,
+--data-dir keeps state in a durable store; --libvirt drives the local libvirtd instead of simulated nodes,
+configured by --agent-config (the file 'virtkit agent --config' reads: imageTranslations, directImageUrls, ...).`,
   apply: 'virtkit apply -f FILE [-n NS]   (FILE may be - for stdin)',
   get: 'virtkit get KIND [NAME] [-n NS | -A] [-l SELECTOR] [-o table|yaml|json|name] [-w]',
   describe: 'virtkit describe KIND NAME [-n NS]',
@@ -92,6 +93,7 @@ const OPTIONS = {
   port: { type: 'string' },
   'data-dir': { type: 'string' },
   libvirt: { type: 'boolean' },
+  'agent-config': { type: 'string' },
   speed: { type: 'string' },
 } as const;
 
@@ -181,10 +183,12 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
   try {
     switch (command) {
       case 'up': {
+        if (v['agent-config'] && !v.libvirt) throw new UsageError('--agent-config configures the --libvirt node');
         const { runUp } = await import('./up.ts');
         await runUp({
           nodes: intOpt(v.nodes, 'nodes', 3),
           libvirt: v.libvirt ?? false,
+          ...(v['agent-config'] ? { agentConfig: v['agent-config'] } : {}),
           port: intOpt(v.port, 'port', 0),
           kubeconfig: v.kubeconfig ?? join(homedir(), '.virtkit', 'kubeconfig'),
           ...(v['data-dir'] ? { dataDir: v['data-dir'] } : {}),

@@ -11,6 +11,8 @@ import { createApiServer } from '../api/index.ts';
 export interface UpOptions {
   nodes: number;
   libvirt: boolean;
+  /** With `libvirt`: the node agent's config file (image translations, direct URL policy, hostDisk roots...). */
+  agentConfig?: string;
   port: number;
   kubeconfig: string;
   dataDir?: string;
@@ -23,6 +25,10 @@ export interface UpOptions {
 
 export async function runUp(o: UpOptions): Promise<void> {
   const cleanup: (() => Promise<void> | void)[] = [];
+  // Checked before anything starts: a bad file is the operator's to fix, named field by field.
+  const agentConfig = o.agentConfig
+    ? await (await import('../cluster/agent-config.ts')).readAgentConfig(o.agentConfig)
+    : {};
   try {
     const realClock = new RealClock();
     let store: ResourceStore;
@@ -38,6 +44,7 @@ export async function runUp(o: UpOptions): Promise<void> {
     if (o.libvirt) {
       const { LibvirtNodeDriver } = await import('@virtkit/agent');
       const driver = await LibvirtNodeDriver.open({
+        ...agentConfig,
         nodeName: 'local',
         dataDir: join(o.dataDir ?? join(dirname(o.kubeconfig), 'data'), 'agent'),
         clock: realClock,

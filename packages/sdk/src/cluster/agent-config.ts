@@ -120,7 +120,6 @@ export function parseAgentConfig(
   name: string,
   format: 'yaml' | 'json' = name.endsWith('.json') ? 'json' : 'yaml',
 ): AgentConfig {
-  const problems = new Problems();
   let doc: unknown;
   try {
     doc = format === 'json' ? JSON.parse(text) : parseYaml(text);
@@ -133,7 +132,16 @@ export function parseAgentConfig(
     );
   }
   // An empty file (or one holding only comments) leaves every setting at its default.
-  const config = doc === null || doc === undefined ? {} : checkConfig(doc, problems);
+  return doc === null || doc === undefined ? {} : checkAgentConfig(doc, name);
+}
+
+/**
+ * Checks an agent config that is already a value (parsed elsewhere, or options given in code, as
+ * `connect({ driver: 'libvirt' })` does) exactly as a file's; `name` names it in the InvalidSpecError.
+ */
+export function checkAgentConfig(value: unknown, name: string): AgentConfig {
+  const problems = new Problems();
+  const config = checkConfig(value, problems);
   if (problems.causes.length) throw new InvalidSpecError(AGENT_CONFIG_KIND, name, problems.causes);
   return config;
 }

@@ -1,7 +1,13 @@
 // @virtkit/sdk/cluster — running virtkit on a Kubernetes cluster. Explicit exports only.
 
 export { type Agent, type AgentOptions, startAgent } from './agent.ts';
-export { AGENT_CONFIG_KIND, type AgentConfig, parseAgentConfig, readAgentConfig } from './agent-config.ts';
+export {
+  AGENT_CONFIG_KIND,
+  type AgentConfig,
+  checkAgentConfig,
+  parseAgentConfig,
+  readAgentConfig,
+} from './agent-config.ts';
 export {
   AGENT_CERTIFICATE_ANNOTATION,
   AGENT_COMPONENT,

@@ -1,5 +1,6 @@
 // The agent config file (`virtkit agent --config`): good files map to exact LibvirtNodeDriver options,
 // every kind of bad field is an InvalidSpecError naming it, and the CLI stops on a bad file.
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -358,5 +359,30 @@ describe('virtkit agent --config', () => {
     expect(await runCli(['agent', '--help'], r.io)).toBe(0);
     expect(r.out.join('')).toContain('--config PATH');
     expect(r.out.join('')).toContain('$VIRTKIT_AGENT_CONFIG');
+  });
+});
+
+describe('virtkit up --libvirt --agent-config', () => {
+  it('stops on a bad file before starting anything (exit 5, the field named), and needs --libvirt', async () => {
+    const path = await file('up-agent.yaml', 'directImageUrls: sometimes\n');
+    const kubeconfig = join(dir, 'up', 'kubeconfig');
+    const out: string[] = [];
+    const err: string[] = [];
+    const io = {
+      stdout: { write: (s: string) => out.push(s) },
+      stderr: { write: (s: string) => err.push(s) },
+      env: {},
+      signal: AbortSignal.abort(),
+    };
+    expect(await runCli(['up', '--libvirt', '--agent-config', path, '--kubeconfig', kubeconfig], io)).toBe(5);
+    expect(err.join('')).toContain(`AgentConfig "${path}" is invalid: directImageUrls: "sometimes" is not supported`);
+    expect(out.join('')).toBe('');
+    expect(existsSync(kubeconfig)).toBe(false);
+    err.length = 0;
+    expect(await runCli(['up', '--agent-config', path, '--kubeconfig', kubeconfig], io)).toBe(2);
+    expect(err.join('')).toContain('--agent-config configures the --libvirt node');
+    const help: string[] = [];
+    expect(await runCli(['up', '--help'], { ...io, stdout: { write: (s: string) => help.push(s) } })).toBe(0);
+    expect(help.join('')).toContain('--agent-config PATH');
   });
 });
