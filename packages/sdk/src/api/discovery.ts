@@ -6,6 +6,7 @@ import {
   ACTION_SUBRESOURCES,
   API_GROUPS,
   type GroupVersion,
+  PODS,
   type ServedResource,
   SUBRESOURCES_GROUP,
 } from './resources.ts';
@@ -25,6 +26,9 @@ export const VERSION_INFO = {
 
 /** What a `scale` subresource serves; kubectl scale finds it through discovery. */
 const SCALE_KIND = { group: 'autoscaling', version: 'v1', kind: 'Scale' } as const;
+
+/** What `pods/eviction` takes; kubectl drain looks for it in discovery and else deletes pods. */
+const EVICTION_KIND = { group: 'policy', version: 'v1', kind: 'Eviction' } as const;
 
 const groupVersionString = (group: string, version: string): string => (group ? `${group}/${version}` : version);
 
@@ -89,6 +93,17 @@ function legacyResources(r: ServedResource): unknown[] {
       verbs: ['get', 'patch', 'update'],
     });
   }
+  if (r === PODS) {
+    out.push({
+      name: 'pods/eviction',
+      singularName: '',
+      namespaced: true,
+      group: EVICTION_KIND.group,
+      version: EVICTION_KIND.version,
+      kind: EVICTION_KIND.kind,
+      verbs: ['create'],
+    });
+  }
   return out;
 }
 
@@ -134,6 +149,7 @@ function discoveryResource(r: ServedResource): unknown {
   if (r.hasStatus) subresources.push({ subresource: 'status', responseKind, verbs: ['get', 'patch', 'update'] });
   if (r.scalable)
     subresources.push({ subresource: 'scale', responseKind: SCALE_KIND, verbs: ['get', 'patch', 'update'] });
+  if (r === PODS) subresources.push({ subresource: 'eviction', responseKind: EVICTION_KIND, verbs: ['create'] });
   if (subresources.length) out.subresources = subresources;
   return out;
 }

@@ -5,8 +5,9 @@
 import { bodyText, decodeBody } from './body.ts';
 import type { HandlerContext, RequestContext } from './handler.ts';
 import { statusResponse } from './handler.ts';
+import { servePods } from './pods.ts';
 import { boolParam, type ResourceRoute, subject } from './request.ts';
-import { qualifiedName } from './resources.ts';
+import { PODS, qualifiedName } from './resources.ts';
 import { ApiError, methodNotAllowed, notFound, statusFromError } from './status.ts';
 import type { ApiResponse } from './types.ts';
 import { deleteCollection, remove } from './verbs-delete.ts';
@@ -47,6 +48,7 @@ async function dispatch(ctx: HandlerContext, rc: RequestContext, route: Resource
   const { method } = rc;
   const isCollection = route.name === undefined;
   const wantsWatch = route.watchPrefix || boolParam(rc.query, 'watch');
+  if (r === PODS) return servePods(ctx, rc, route, wantsWatch);
   if (route.subresource === 'scale' && r.scalable && route.name !== undefined && !wantsWatch) {
     return serveScale(ctx, rc, route);
   }

@@ -92,6 +92,24 @@ const NAMESPACES: ServedResource = {
   verbs: ['get', 'list'],
 };
 
+/** virt-launcher pods: a read-only view of placed VMIs (see pods.ts), with the eviction subresource. */
+export const PODS: ServedResource = {
+  group: '',
+  version: 'v1',
+  apiVersion: 'v1',
+  plural: 'pods',
+  singular: 'pod',
+  kind: 'Pod',
+  shortNames: ['po'],
+  namespaced: true,
+  hasStatus: false,
+  scalable: false,
+  storeKind: undefined,
+  storageApiVersion: 'v1',
+  categories: ['all'],
+  verbs: ['delete', 'get', 'list'],
+};
+
 export interface GroupVersion {
   group: string;
   version: string;
@@ -118,6 +136,7 @@ function buildGroups(): ApiGroup[] {
     if (KINDS[kind].group === 'kubevirt.io') add(fromKind(kind, 'v1alpha3'));
   }
   add(NAMESPACES);
+  add(PODS);
   const groups: ApiGroup[] = [];
   for (const [name, versions] of byGroup) {
     groups.push({ name, versions: [...versions].map(([version, resources]) => ({ group: name, version, resources })) });

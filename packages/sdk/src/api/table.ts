@@ -114,6 +114,12 @@ function lastSeen(obj: KubeObject, now: number): string {
   return Number.isNaN(t) ? '<unknown>' : humanDuration(now - t);
 }
 
+function podReady(obj: KubeObject): string {
+  const statuses = arr(rec(obj.status).containerStatuses);
+  const total = arr(rec(obj.spec).containers).length;
+  return `${statuses.filter((c) => rec(c).ready === true).length}/${total}`;
+}
+
 const NAME = col('Name', (o) => o.metadata.name ?? '', 'Name must be unique within a namespace.', 'string', 0, 'name');
 const AGE = col(
   'Age',
@@ -169,6 +175,17 @@ const COLUMNS: Record<string, Column[]> = {
     col('Reason', (o) => str(o.reason), 'Reason why this event is generated'),
     col('Object', eventObject, 'The object that this event is about.'),
     col('Message', (o) => str(o.message), 'A human-readable description of the status of this operation.'),
+  ],
+  Pod: [
+    NAME,
+    col('Ready', podReady, 'The aggregate readiness state of this pod for accepting traffic.'),
+    col('Status', (o) => str(rec(o.status).phase), 'The aggregate status of the containers in this pod.'),
+    col('Restarts', () => 0, 'The number of times the containers in this pod have been restarted.', 'integer'),
+    AGE,
+    col('IP', (o) => str(rec(o.status).podIP) || '<none>', 'IP address assigned to the pod', 'string', 1),
+    col('Node', (o) => str(rec(o.spec).nodeName) || '<none>', 'Name of the node the pod is assigned to', 'string', 1),
+    col('Nominated Node', () => '<none>', 'Name of the node the pod is nominated to', 'string', 1),
+    col('Readiness Gates', () => '<none>', 'Pod readiness gates', 'string', 1),
   ],
   Lease: [NAME, col('Holder', (o) => str(rec(o.spec).holderIdentity), 'Holder identity of the lease'), AGE],
   Namespace: [NAME, col('Status', (o) => str(rec(o.status).phase), 'The status of the namespace'), AGE],

@@ -1,5 +1,5 @@
 // Everyday kubectl workflows a KubeVirt user runs, with the real kubectl against the API server.
-import type { KubeObject, VirtualMachineInstance, VirtualMachineInstanceReplicaSet } from '@virtkit/engine';
+import type { KubeObject, Node, VirtualMachineInstance, VirtualMachineInstanceReplicaSet } from '@virtkit/engine';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type Harness, kubectl, startServer, vm } from './support.ts';
 
@@ -127,5 +127,102 @@ describe('kubectl explain', () => {
     const missing = await kubectl(h, ['explain', 'vm.spec.nonsense']);
     expect(missing.code).not.toBe(0);
     expect(missing.stderr).toContain('field "nonsense" does not exist');
+  });
+});
+
+async function placedVmi(
+  name: string,
+  node: string,
+  evictionStrategy?: 'LiveMigrate' | 'None',
+): Promise<VirtualMachineInstance> {
+  const spec = { ...vm('x').spec.template.spec, ...(evictionStrategy ? { evictionStrategy } : {}) };
+  const created = await h.store.create('VirtualMachineInstance', {
+    apiVersion: 'kubevirt.io/v1',
+    kind: 'VirtualMachineInstance',
+    metadata: { name, namespace: 'default' },
+    spec,
+  } as VirtualMachineInstance);
+  return h.store.updateStatus('VirtualMachineInstance', {
+    ...created,
+    status: {
+      phase: 'Running',
+      nodeName: node,
+      conditions: [
+        { type: 'Ready', status: 'True' },
+        { type: 'LiveMigratable', status: 'True' },
+      ],
+    },
+  });
+}
+
+async function readyNode(name: string): Promise<void> {
+  const node = await h.store.create('Node', { apiVersion: 'v1', kind: 'Node', metadata: { name } } as Node);
+  await h.store.updateStatus('Node', {
+    ...node,
+    status: {
+      conditions: [{ type: 'Ready', status: 'True' }],
+      capacity: { cpu: '4', memory: '8Gi', pods: '110' },
+      allocatable: { cpu: '4', memory: '8Gi', pods: '110' },
+    },
+  });
+}
+
+describe('virt-launcher pods', () => {
+  it('lists one pod per placed VMI, which describe node shows with its requests', async () => {
+    await readyNode('node-a');
+    await placedVmi('web', 'node-a');
+    await placedVmi('db', 'node-b');
+    const pods = await kubectl(h, ['get', 'pods', '-o', 'wide']);
+    expect(pods.stderr).toBe('');
+    const lines = pods.stdout.trim().split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[1]).toMatch(/^virt-launcher-db-\w{5}\s+1\/1\s+Running\s+0\s+\S+\s+<none>\s+node-b\s/);
+    expect(lines[2]).toMatch(/^virt-launcher-web-\w{5}\s+1\/1\s+Running\s+0\s+\S+\s+<none>\s+node-a\s/);
+    const onA = await kubectl(h, ['get', 'pods', '-A', '--field-selector', 'spec.nodeName=node-a', '-o', 'name']);
+    expect(onA.stdout).toMatch(/^pod\/virt-launcher-web-\w{5}\n$/);
+    const owner = await kubectl(h, [
+      'get',
+      'pods',
+      '-l',
+      'vm.kubevirt.io/name=web',
+      '-o',
+      'jsonpath={.items[0].metadata.ownerReferences[0].kind}',
+    ]);
+    expect(owner.stdout).toBe('VirtualMachineInstance');
+
+    const d = await kubectl(h, ['describe', 'node', 'node-a']);
+    expect(d.stderr).toBe('');
+    expect(d.code).toBe(0);
+    expect(d.stdout).toContain('Non-terminated Pods:          (1 in total)');
+    expect(d.stdout).toMatch(/default\s+virt-launcher-web-\w{5}\s+1 \(25%\)\s+0 \(0%\)\s+128Mi \(1%\)/);
+  });
+
+  it('drains a node: a VMI without evictionStrategy is evicted, a LiveMigrate one is evacuated', async () => {
+    await readyNode('node-a');
+    await placedVmi('plain', 'node-a');
+    const r = await kubectl(h, ['drain', 'node-a', '--timeout=20s']);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(
+      /^node\/node-a cordoned\n(.*\n)*pod\/virt-launcher-plain-\w{5} evicted\nnode\/node-a drained\n$/,
+    );
+    expect(await h.store.tryGet('VirtualMachineInstance', 'default', 'plain')).toBeUndefined();
+    expect((await h.store.get('Node', undefined, 'node-a')).spec?.unschedulable).toBe(true);
+
+    // LiveMigrate: the eviction is refused with 429 while an evacuation migration moves the VMI; kubectl retries.
+    await placedVmi('mover', 'node-a', 'LiveMigrate');
+    const blocked = await kubectl(h, ['drain', 'node-a', '--timeout=2s']);
+    expect(blocked.code).not.toBe(0);
+    expect(blocked.stderr).toContain('Eviction triggered evacuation of VMI "default/mover"');
+    const migrations = (await h.store.list('VirtualMachineInstanceMigration')).items;
+    expect(migrations.map((m) => m.spec.vmiName)).toEqual(['mover']);
+    expect(migrations[0]!.metadata.annotations?.['kubevirt.io/evacuationMigration']).toBe('node-a');
+    const moving = await h.store.get('VirtualMachineInstance', 'default', 'mover');
+    await h.store.updateStatus('VirtualMachineInstance', {
+      ...moving,
+      status: { ...moving.status, nodeName: 'node-b' },
+    });
+    const done = await kubectl(h, ['drain', 'node-a', '--timeout=20s']);
+    expect(done.stdout, done.stderr).toMatch(/node\/node-a drained\n$/);
+    expect(await h.store.tryGet('VirtualMachineInstance', 'default', 'mover')).toBeDefined();
   });
 });

@@ -270,7 +270,14 @@ describe('discovery', () => {
     const core = (await raw(h.server, '/api/v1')).json() as {
       resources: { name: string; namespaced: boolean; kind: string }[];
     };
-    expect(core.resources.map((r) => r.name).sort()).toEqual(['events', 'namespaces', 'nodes', 'nodes/status']);
+    expect(core.resources.map((r) => r.name).sort()).toEqual([
+      'events',
+      'namespaces',
+      'nodes',
+      'nodes/status',
+      'pods',
+      'pods/eviction',
+    ]);
     const groups = (await raw(h.server, '/apis')).json() as {
       groups: { name: string; preferredVersion: { version: string } }[];
     };
