@@ -198,6 +198,9 @@ export class NodeController {
       await this.#ensureNode(name, rt.info!, node, true);
       return undefined;
     }
+    // Heard from within the window, but its info call failed (a slow answer while this engine starts up):
+    // it is not lost, so its stored readiness stands; the next heartbeat brings this reconcile back.
+    if (healthy && node) return undefined;
     rt.needsFence = true;
     if (!node) {
       if (rt.info) await this.#ensureNode(name, rt.info, undefined, false);

@@ -66,6 +66,8 @@ export class FakeNode implements NodeDriver {
   crashAfterMs: number | undefined;
   /** The next this many getDomain calls fail as unanswered in time (a node that is slow, not lost). */
   failedReads = 0;
+  /** The same for info calls. */
+  failedInfos = 0;
   readonly #clock: Clock;
   readonly #fabric: Fabric;
   readonly #opts: Required<Omit<FakeNodeOptions, 'labels'>> & { labels: Record<string, string> };
@@ -125,6 +127,10 @@ export class FakeNode implements NodeDriver {
 
   async info(): Promise<NodeInfo> {
     await this.#check();
+    if (this.failedInfos > 0) {
+      this.failedInfos--;
+      throw new DriverError('NodeUnreachable', this.nodeName, 'info: no answer in time');
+    }
     const cap = { cpuMillis: this.#opts.cpuMillis, memoryBytes: this.#opts.memoryBytes, vms: this.#opts.vms };
     return {
       name: this.nodeName,

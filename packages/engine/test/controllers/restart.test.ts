@@ -103,6 +103,23 @@ describe('engine restart', () => {
     expect(c.nodes[0]!.count('startDomain')).toBe(1);
   });
 
+  it("a node slow to answer the new engine's first info call stays Ready, its VMs untouched", async () => {
+    c = await cluster({ nodes: 1 });
+    await c.store.create('VirtualMachine', vm('k', 'Always'));
+    await c.until(async () => (await printable(c!, 'k')) === 'Running', 'running');
+    const uid = (await getVMI(c, 'k'))?.metadata.uid;
+    const ready = () => c!.store.get('Node', undefined, 'node-1').then((n) => n.status?.conditions);
+    const before = await ready();
+    c.nodes[0]!.failedInfos = 1;
+    await c.restart();
+    await c.clock.advance(60_000);
+    await c.engine.settled();
+    expect(await ready()).toEqual(before);
+    expect((await getVMI(c, 'k'))?.metadata.uid).toBe(uid);
+    expect(await printable(c, 'k')).toBe('Running');
+    expect(c.nodes[0]!.failedInfos).toBe(0);
+  });
+
   it('a guest that crashed while the engine was down is restarted (Always)', async () => {
     c = await cluster({ nodes: 1 });
     await c.store.create('VirtualMachine', vm('x', 'Always'));
