@@ -1,14 +1,17 @@
 // The agent config file (`virtkit agent --config`): good files map to exact LibvirtNodeDriver options,
-// every kind of bad field is an InvalidSpecError naming it, and the CLI stops on a bad file.
+// every kind of bad field is an InvalidSpecError naming it, the CLI stops on a bad file, and a good one
+// reaches the real agent on this machine's libvirtd (no guest boots).
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { translateImage } from '@virtkit/agent';
-import { InvalidSpecError } from '@virtkit/engine';
+import { type Event, InvalidSpecError, type Node, parseBytes, type VirtualMachine } from '@virtkit/engine';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/commands.ts';
 import { AGENT_CONFIG_KIND, parseAgentConfig, readAgentConfig } from '../../src/cluster/index.ts';
+import { eventually, startCluster } from './support.ts';
 
 const SUM = 'AB'.repeat(32);
 
@@ -385,4 +388,104 @@ describe('virtkit up --libvirt --agent-config', () => {
     expect(await runCli(['up', '--help'], { ...io, stdout: { write: (s: string) => help.push(s) } })).toBe(0);
     expect(help.join('')).toContain('--agent-config PATH');
   });
+});
+
+describe('virtkit agent --config on libvirt', () => {
+  const SOCKET = '/var/run/libvirt/libvirt-sock';
+  const vm = (name: string, image: string): VirtualMachine => ({
+    apiVersion: 'kubevirt.io/v1',
+    kind: 'VirtualMachine',
+    metadata: { name, namespace: 'default' },
+    spec: {
+      runStrategy: 'Always',
+      template: {
+        spec: {
+          domain: { memory: { guest: '64Mi' }, devices: { disks: [{ name: 'root', disk: { bus: 'virtio' } }] } },
+          volumes: [{ name: 'root', containerDisk: { image } }],
+        },
+      },
+    },
+  });
+
+  it('gives the real agent every setting: node labels, capacity, reserve, translations and the URL policy', async () => {
+    if (!existsSync(SOCKET)) throw new Error(`no libvirtd socket at ${SOCKET}: run scripts/setup-libvirt.sh`);
+    const h = await startCluster();
+    // QEMU (as libvirt-qemu) must be able to traverse the agent's data dir.
+    const work = await mkdtemp(join('/var/tmp', 'virtkit-agent-config-'));
+    await chmod(work, 0o755);
+    const stop = new AbortController();
+    const quiet = { write: () => true };
+    const cli = { stdout: quiet, stderr: quiet, env: { VIRTKIT_AGENT_TOKEN: 't' }, signal: stop.signal };
+    // Its own node name: other runs may share this libvirtd, and an agent adopts its node's domains.
+    const node = `cfg-${process.pid.toString(36)}`;
+    const missing = join(work, 'no-such-guest.qcow2');
+    const config = join(work, 'agent.yaml');
+    await writeFile(
+      config,
+      `hypervisor: qemu
+maxVms: 3
+reserved: {cpu: 250m, memory: 1Gi}
+labels: {virtkit.io/rack: r9}
+directImageUrls: refuse
+imageTranslations:
+  - prefix: local
+    translations: [{name: guest, url: "${pathToFileURL(missing).href}"}]
+`,
+    );
+    const running: Promise<number>[] = [];
+    try {
+      const kubeconfig = join(work, 'kubeconfig');
+      await h.server.kubeconfig(kubeconfig);
+      const common = ['--namespace', 'virtkit-system', '--kubeconfig', kubeconfig];
+      const agent = runCli(
+        ['agent', '--node-name', node, '--host', '127.0.0.1', '--port', '0', '--data-dir', join(work, 'data')].concat(
+          ['--libvirt-socket', SOCKET, '--config', config],
+          common,
+        ),
+        cli,
+      );
+      const controller = runCli(['controller', '--core-nodes', ...common], cli);
+      running.push(agent, controller);
+      await eventually(
+        async () => {
+          const n = (await h.backing.tryGet('Node', undefined, node)) as Node | undefined;
+          const ready = n?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
+          return ready && n?.metadata.labels?.['kubevirt.io/schedulable'] === 'true';
+        },
+        `node ${node} Ready and schedulable`,
+        20_000,
+      );
+      const n = (await h.backing.get('Node', undefined, node)) as Node;
+      expect(n.metadata.labels).toMatchObject({ 'virtkit.io/rack': 'r9', 'kubevirt.io/hypervisor': 'qemu' });
+      expect(n.status?.capacity?.pods).toBe('3');
+      const bytes = (q: string | undefined) => parseBytes(q ?? '0');
+      expect(bytes(n.status?.capacity?.memory) - bytes(n.status?.allocatable?.memory)).toBe(1073741824n);
+
+      await h.backing.create('VirtualMachine', vm('translated', 'local/guest'));
+      await h.backing.create('VirtualMachine', vm('direct', 'https://images.example.com/x.img'));
+      const failures = async () =>
+        ((await h.backing.list('Event')).items as Event[])
+          .filter((e) => e.reason === 'Failed')
+          .map((e) => e.message ?? '');
+      // The rule took local/guest to the file it names (not there); the spec's own URL was not fetched.
+      await eventually(
+        async () => (await failures()).some((m) => m.includes(missing)),
+        'the translated image failing on the missing file',
+        20_000,
+      );
+      await eventually(
+        async () => (await failures()).some((m) => m.includes("directImageUrls: 'refuse'")),
+        'the direct URL refused',
+        20_000,
+      );
+      stop.abort();
+      expect(await controller).toBe(0);
+      expect(await agent).toBe(0);
+    } finally {
+      stop.abort();
+      await Promise.allSettled(running);
+      await h.close();
+      await rm(work, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
