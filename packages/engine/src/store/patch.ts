@@ -51,6 +51,11 @@ export function parseJsonPointer(pointer: string): string[] | undefined {
   if (!pointer.startsWith('/')) return undefined;
   const tokens: string[] = [];
   for (const raw of pointer.slice(1).split('/')) {
+    // Most tokens have no escapes at all.
+    if (!raw.includes('~')) {
+      tokens.push(raw);
+      continue;
+    }
     if (/~[^01]|~$/.test(raw)) return undefined;
     tokens.push(raw.replace(/~1/g, '/').replace(/~0/g, '~'));
   }

@@ -188,7 +188,8 @@ function resourceName(info: KindInfo): string {
 /** Replaces metadata fields; `undefined` removes a field. Result is frozen. */
 function withMeta(obj: KubeObject, changes: Partial<Record<keyof ObjectMeta, unknown>>): KubeObject {
   const meta: Record<string, unknown> = { ...obj.metadata };
-  for (const [k, v] of Object.entries(changes)) {
+  for (const k in changes) {
+    const v = changes[k as keyof ObjectMeta];
     if (v === undefined) delete meta[k];
     else meta[k] = v;
   }
