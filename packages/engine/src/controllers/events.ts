@@ -9,6 +9,7 @@ import { isoTime } from '../ports/clock.ts';
 import type { ResourceStore } from '../ports/resource-store.ts';
 import type { Event } from '../resources/core.ts';
 import type { KubeObject } from '../resources/meta.ts';
+import { BoundedMap } from './bounded-map.ts';
 
 export type EventType = 'Normal' | 'Warning';
 
@@ -19,7 +20,8 @@ export class EventRecorder {
   readonly #clock: Clock;
   readonly #component: string;
   /** Aggregation key → stored event name, and a chain serialising writes of one key. */
-  #names = new Map<string, string>();
+  /** Bounded like the Kubernetes recorder's LRU: forgetting an entry only starts a fresh Event. */
+  #names = new BoundedMap<string, string>(4096);
   #chains = new Map<string, Promise<void>>();
   #seq = 0;
   #inflight = 0;
@@ -85,7 +87,5 @@ export class EventRecorder {
     // The stored event is not read back: no copy of it is needed.
     await this.#store.create('Event', event, { shared: true });
     this.#names.set(aggKey, name);
-    // Bounded like the Kubernetes recorder's LRU: forgetting an entry only starts a fresh Event.
-    if (this.#names.size > 4096) this.#names.delete(this.#names.keys().next().value as string);
   }
 }
