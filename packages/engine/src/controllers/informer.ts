@@ -7,6 +7,7 @@ import { GoneError } from '../errors.ts';
 import type { ResourceStore } from '../ports/resource-store.ts';
 import type { Kind, KindMap } from '../resources/kinds.ts';
 import type { KubeObject } from '../resources/meta.ts';
+import { BoundedMap } from './bounded-map.ts';
 
 export interface InformerHandler<T> {
   add?(obj: T): void;
@@ -32,13 +33,19 @@ export class Informer<K extends Kind> {
   readonly #store: ResourceStore;
   #cache = new Map<string, KindMap[K]>();
   #handlers: InformerHandler<KindMap[K]>[] = [];
-  #indexFns = new Map<string, IndexFn<KindMap[K]>>();
+  /** The secondary indexes, in the order they were added. */
+  #indexList: { name: string; fn: IndexFn<KindMap[K]>; idx: Map<string, Set<string>> }[] = [];
   #indexes = new Map<string, Map<string, Set<string>>>();
+  /**
+   * Per cached key, the values each index holds it under (same order as `#indexList`): an update is moved
+   * only in the indexes whose values changed, and its old values are not computed again.
+   */
+  #indexed = new Map<string, (readonly string[])[]>();
   #abort = new AbortController();
   #loop: Promise<void> | undefined;
   #rv = '';
   /** The last deleted version per key, so a late `observe` cannot resurrect a deleted object. */
-  #tombstones = new Map<string, KubeObject>();
+  #tombstones = new BoundedMap<string, KubeObject>(10_000);
   #onError: (err: unknown) => void;
 
   constructor(store: ResourceStore, kind: K, onError: (err: unknown) => void = () => {}) {
@@ -54,10 +61,17 @@ export class Informer<K extends Kind> {
 
   /** Maintains a secondary index: `byIndex(name, value)` returns the objects whose `fn` yields `value`. */
   addIndex(name: string, fn: IndexFn<KindMap[K]>): void {
-    this.#indexFns.set(name, fn);
+    if (this.#indexes.has(name)) throw new TypeError(`informer ${this.kind}: index ${name} exists already`);
     const idx = new Map<string, Set<string>>();
     this.#indexes.set(name, idx);
-    for (const [key, obj] of this.#cache) for (const v of fn(obj)) addTo(idx, v, key);
+    this.#indexList.push({ name, fn, idx });
+    for (const [key, obj] of this.#cache) {
+      const values = fn(obj);
+      for (const v of values) addTo(idx, v, key);
+      const filed = this.#indexed.get(key);
+      if (filed) filed.push(values);
+      else this.#indexed.set(key, [values]);
+    }
   }
 
   get(namespace: string | undefined, name: string): KindMap[K] | undefined {
@@ -155,7 +169,6 @@ export class Informer<K extends Kind> {
             // A newer object under the same key (observed ahead of its event) outlives the old one's deletion.
             if (old && !isNewer(old, obj)) this.#remove(key, old);
             this.#tombstones.set(key, obj);
-            if (this.#tombstones.size > 10_000) this.#tombstones.delete(this.#tombstones.keys().next().value as string);
           } else if (!old || isNewer(obj, old)) {
             this.#apply(key, old, obj);
           } else if (old.metadata.resourceVersion === obj.metadata.resourceVersion && Object.isFrozen(obj)) {
@@ -187,12 +200,8 @@ export class Informer<K extends Kind> {
   }
 
   #apply(key: string, old: KindMap[K] | undefined, obj: KindMap[K]): void {
-    if (old) this.#unindex(key, old);
     this.#cache.set(key, obj);
-    for (const [name, fn] of this.#indexFns) {
-      const idx = this.#indexes.get(name)!;
-      for (const v of fn(obj)) addTo(idx, v, key);
-    }
+    this.#index(key, obj);
     for (const h of this.#handlers) {
       try {
         if (old) h.update?.(old, obj);
@@ -204,7 +213,7 @@ export class Informer<K extends Kind> {
   }
 
   #remove(key: string, old: KindMap[K]): void {
-    this.#unindex(key, old);
+    this.#unindex(key);
     this.#cache.delete(key);
     for (const h of this.#handlers) {
       try {
@@ -215,16 +224,48 @@ export class Informer<K extends Kind> {
     }
   }
 
-  #unindex(key: string, obj: KindMap[K]): void {
-    for (const [name, fn] of this.#indexFns) {
-      const idx = this.#indexes.get(name)!;
-      for (const v of fn(obj)) {
-        const set = idx.get(v);
-        if (!set) continue;
-        set.delete(key);
-        if (set.size === 0) idx.delete(v);
+  /** Files `key` under `obj`'s index values, moving it only where they differ from those it is filed under. */
+  #index(key: string, obj: KindMap[K]): void {
+    const list = this.#indexList;
+    if (list.length === 0) return;
+    const prev = this.#indexed.get(key);
+    const next: (readonly string[])[] = new Array(list.length);
+    for (let i = 0; i < list.length; i++) {
+      const { fn, idx } = list[i]!;
+      const values = fn(obj);
+      const was = prev?.[i];
+      if (was !== undefined && sameValues(was, values)) {
+        next[i] = was;
+        continue;
       }
+      if (was !== undefined) removeFrom(idx, was, key);
+      for (const v of values) addTo(idx, v, key);
+      next[i] = values;
     }
+    this.#indexed.set(key, next);
+  }
+
+  #unindex(key: string): void {
+    const prev = this.#indexed.get(key);
+    if (!prev) return;
+    this.#indexed.delete(key);
+    const list = this.#indexList;
+    for (let i = 0; i < list.length; i++) removeFrom(list[i]!.idx, prev[i] ?? [], key);
+  }
+}
+
+function sameValues(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function removeFrom(idx: Map<string, Set<string>>, values: readonly string[], key: string): void {
+  for (const v of values) {
+    const set = idx.get(v);
+    if (!set) continue;
+    set.delete(key);
+    if (set.size === 0) idx.delete(v);
   }
 }
 
