@@ -208,7 +208,8 @@ export class VmController {
         ownerReferences: [controllerRef(vm)],
         finalizers: [VMI_FINALIZER],
       },
-      spec: structuredClone(t.spec),
+      // The template as it is: the store writes a validated copy and never changes what it is given.
+      spec: t.spec,
     };
     try {
       const created = await ctx.store.create('VirtualMachineInstance', vmi, { shared: true });
