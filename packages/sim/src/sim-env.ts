@@ -95,13 +95,17 @@ export interface WaitOptions {
   what?: string;
 }
 
+/** Two hex digits per byte value. */
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+/** Eight hex digits; every stored object gets a uid, so no number formatting or padding per call. */
+const hex8 = (n: number) => HEX[n >>> 24]! + HEX[(n >>> 16) & 0xff]! + HEX[(n >>> 8) & 0xff]! + HEX[n & 0xff]!;
+
 /** A version-4-shaped UUID from four random words (for deterministic store uids). */
 function uuidFrom(rng: Rng): string {
-  const h = (n: number) => (n >>> 0).toString(16).padStart(8, '0');
-  const a = h(rng.uint32());
-  const b = h(rng.uint32());
-  const c = h(rng.uint32());
-  const d = h(rng.uint32());
+  const a = hex8(rng.uint32() >>> 0);
+  const b = hex8(rng.uint32() >>> 0);
+  const c = hex8(rng.uint32() >>> 0);
+  const d = hex8(rng.uint32() >>> 0);
   const variant = ((Number.parseInt(c[0]!, 16) & 0x3) | 0x8).toString(16);
   return `${a}-${b.slice(0, 4)}-4${b.slice(5, 8)}-${variant}${c.slice(1, 4)}-${c.slice(4)}${d}`;
 }
