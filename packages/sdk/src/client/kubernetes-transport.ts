@@ -26,6 +26,11 @@ export interface KubernetesTransportOptions {
   kubeconfig?: string | KubeConfig;
   context?: string;
   namespace?: string;
+  /**
+   * How long a watch connection may carry nothing before it is dropped and resumed (client-node's
+   * default: 30 s). Resuming is invisible to the consumer.
+   */
+  watchIdleTimeoutMs?: number;
 }
 
 const CONTENT_TYPES: Record<PatchType, string> = {
@@ -48,8 +53,10 @@ export class KubernetesTransport implements Transport {
   readonly defaultNamespace: string;
   readonly kubeConfig: KubeConfig;
   readonly #server: URL;
+  readonly #watchIdleTimeoutMs: number | undefined;
 
   constructor(options: KubernetesTransportOptions = {}) {
+    this.#watchIdleTimeoutMs = options.watchIdleTimeoutMs;
     let kc: KubeConfig;
     if (options.kubeconfig instanceof KubeConfig) kc = options.kubeconfig;
     else {
@@ -159,16 +166,51 @@ export class KubernetesTransport implements Transport {
     await this.request('DELETE', `${basePath(kind, namespace)}/${encodeURIComponent(name)}`, body);
   }
 
+  /**
+   * client-node's Watch gives up on a connection that carried nothing for 30 s (its inactivity timeout),
+   * which a quiet watch on a healthy server does all the time. Such an end is not the consumer's concern:
+   * the watch resumes from the last resourceVersion it delivered, as client-go's reflector does. A 410 or
+   * any other error still ends it.
+   */
   async *watch<K extends Kind>(kind: K, options: WatchOptions = {}): AsyncIterable<WatchEvent<KindMap[K]>> {
+    let resourceVersion = options.resourceVersion;
+    for (;;) {
+      const once = this.#watchOnce<K>(kind, {
+        ...options,
+        ...(resourceVersion !== undefined ? { resourceVersion } : {}),
+      });
+      let end: 'idle' | 'closed';
+      for (;;) {
+        const r = await once.next();
+        if (r.done) {
+          end = r.value;
+          break;
+        }
+        resourceVersion = r.value.object.metadata?.resourceVersion ?? resourceVersion;
+        yield r.value;
+      }
+      // Without a version to resume from, a new watch would replay every object as ADDED: end instead.
+      if (end !== 'idle' || options.signal?.aborted || resourceVersion === undefined) return;
+    }
+  }
+
+  async *#watchOnce<K extends Kind>(
+    kind: K,
+    options: WatchOptions,
+  ): AsyncGenerator<WatchEvent<KindMap[K]>, 'idle' | 'closed'> {
     const queue: WatchEvent<KindMap[K]>[] = [];
     let wake: (() => void) | undefined;
     let finished = false;
+    let idle = false;
     let failure: unknown;
     const params: Record<string, string | boolean> = { allowWatchBookmarks: options.allowBookmarks ?? false };
     if (options.resourceVersion) params.resourceVersion = options.resourceVersion;
     if (options.labelSelector) params.labelSelector = options.labelSelector;
     if (options.fieldSelector) params.fieldSelector = options.fieldSelector;
     const watch = new Watch(this.kubeConfig);
+    // client-node declares the field private (TypeScript only); it is the inactivity timeout it arms.
+    if (this.#watchIdleTimeoutMs !== undefined)
+      (watch as unknown as { requestTimeoutMs: number }).requestTimeoutMs = this.#watchIdleTimeoutMs;
     const ctrl = await watch.watch(
       basePath(kind, options.namespace),
       params,
@@ -186,7 +228,10 @@ export class KubernetesTransport implements Transport {
         wake?.();
       },
       (err) => {
-        if (err && !finished && !options.signal?.aborted) failure = err;
+        if (err && !finished && !options.signal?.aborted) {
+          if ((err as { name?: string }).name === 'TimeoutError') idle = true;
+          else failure = err;
+        }
         finished = true;
         wake?.();
       },
@@ -212,6 +257,7 @@ export class KubernetesTransport implements Transport {
         wake = undefined;
       }
       if (failure && !options.signal?.aborted) throw failure;
+      return idle ? 'idle' : 'closed';
     } finally {
       options.signal?.removeEventListener('abort', onAbort);
       ctrl.abort();
