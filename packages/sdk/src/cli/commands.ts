@@ -162,6 +162,15 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
         (existsQuiet(join(homedir(), '.virtkit', 'kubeconfig'))
           ? join(homedir(), '.virtkit', 'kubeconfig')
           : undefined);
+      // Without any kubeconfig, client-node would fall back to http://localhost:8080 and fail with a
+      // TLS message that says nothing about the real problem.
+      if (!kubeconfig && !defaultClusterConfigured(io.env)) {
+        throw new Error(
+          "no virtkit server or cluster to talk to: no kubeconfig at ~/.virtkit/kubeconfig (written by 'virtkit up'), " +
+            "$VIRTKIT_KUBECONFIG, $KUBECONFIG or ~/.kube/config, and not inside a cluster. Start one with 'virtkit up' " +
+            '(in another terminal) or pass --kubeconfig PATH',
+        );
+      }
       vk = await connect({
         mode: 'kubernetes',
         ...(kubeconfig ? { kubeconfig } : {}),
@@ -419,6 +428,16 @@ function resourceClient(c: VirtkitClient, kind: Kind) {
 
 function parseDocs(text: string): KubeObject[] {
   return parseManifests(text);
+}
+
+/** Whether client-node's default loading rules would find a cluster: $KUBECONFIG, ~/.kube/config or in-cluster. */
+function defaultClusterConfigured(env: Record<string, string | undefined>): boolean {
+  const fromEnv = (env.KUBECONFIG ?? '').split(':').filter((p) => p.length > 0);
+  if (fromEnv.some(existsQuiet)) return true;
+  if (existsQuiet(join(homedir(), '.kube', 'config'))) return true;
+  return (
+    env.KUBERNETES_SERVICE_HOST !== undefined && existsQuiet('/var/run/secrets/kubernetes.io/serviceaccount/token')
+  );
 }
 
 function existsQuiet(path: string): boolean {
