@@ -49,7 +49,8 @@ const IMAGE_URL_SCHEMES = ['http:', 'https:', 'file:'];
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-const describe = (v: unknown): string => (Array.isArray(v) ? 'a list' : v === null ? 'null' : `a ${typeof v}`);
+const describe = (v: unknown): string =>
+  Array.isArray(v) ? 'a list' : v === null ? 'null' : `${/^[aeiou]/.test(typeof v) ? 'an' : 'a'} ${typeof v}`;
 const sub = (field: string, key: string) => (field ? `${field}.${key}` : key);
 
 /** Collects every problem of one file; nothing is thrown until all fields were looked at. */

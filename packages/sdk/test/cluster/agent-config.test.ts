@@ -254,6 +254,7 @@ describe('agent config: bad fields', () => {
     ['an invalid label value', 'labels: {zone: -eu-}\n', 'labels[zone]', /invalid label value "-eu-"/],
     ['a label value that is not a string', 'labels: {replicas: 3}\n', 'labels[replicas]', /must be a string/],
     ['a top level that is not a mapping', '- maxVms: 3\n', '(file)', /must be a mapping, not a list/],
+    ['a top level that is text', 'maxVms 3\n', '(file)', /must be a mapping, not a string/],
     ['a duplicate key', 'maxVms: 3\nmaxVms: 4\n', '(syntax)', /Map keys must be unique/],
     ['two documents', 'maxVms: 3\n---\nmaxVms: 4\n', '(syntax)', /multiple documents|Source contains/],
   ];
