@@ -21,11 +21,10 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { cpus, loadavg, release } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { LibvirtNodeDriver } from '@virtkit/agent';
-import { startLibvirtDaemons, testGuest } from '@virtkit/agent/testing';
-import { type DomainDefinition, type DomainEvent, parseBytes } from '@virtkit/engine';
+import { startLibvirtDaemons, testGuest, testGuestDomain, testGuestTranslations } from '@virtkit/agent/testing';
+import { type DomainEvent, parseBytes } from '@virtkit/engine';
 
 const root = join(import.meta.dirname, '..');
 const { values: args } = parseArgs({
@@ -98,35 +97,10 @@ const show = (name: string, f: Figure) =>
 const guest = await testGuest();
 const work = await mkdtemp('/var/tmp/virtkit-calibrate-');
 await chmod(work, 0o755);
-const translations = [{ translations: [{ name: 'virtkit/test-guest', url: pathToFileURL(guest.dir).href }] }];
+const translations = testGuestTranslations(guest);
 
-function definition(name: string, memory: string): DomainDefinition {
-  return {
-    id: `vk-calibrate_${name}`,
-    uid: `calibrate-${name}-${process.pid}`,
-    name,
-    namespace: 'vk-calibrate',
-    spec: {
-      domain: {
-        cpu: { cores: 1 },
-        memory: { guest: memory },
-        resources: { requests: { cpu: '100m' } },
-        firmware: {
-          kernelBoot: {
-            kernelArgs: guest.cmdline,
-            container: {
-              image: 'virtkit/test-guest',
-              kernelPath: guest.kernel.slice(guest.dir.length),
-              initrdPath: guest.initrd.slice(guest.dir.length),
-            },
-          },
-        },
-        devices: { disks: [{ name: 'cloudinit', disk: { bus: 'virtio' } }] },
-      },
-      volumes: [{ name: 'cloudinit', cloudInitNoCloud: { userData: '#cloud-config\n' } }],
-    },
-  };
-}
+const definition = (name: string, memory: string) =>
+  testGuestDomain(guest, { name, uid: `calibrate-${name}-${process.pid}`, namespace: 'vk-calibrate', memory });
 
 /** Arrival times (performance.now) of a driver's events, and a bounded wait for the next matching one. */
 function recorder(driver: LibvirtNodeDriver) {

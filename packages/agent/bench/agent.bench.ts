@@ -10,11 +10,10 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { buildDomainXml, LibvirtNodeDriver } from '@virtkit/agent';
-import { startLibvirtDaemons, testGuest } from '@virtkit/agent/testing';
-import type { DomainDefinition, DomainEvent } from '@virtkit/engine';
+import { startLibvirtDaemons, testGuest, testGuestDomain, testGuestTranslations } from '@virtkit/agent/testing';
+import type { DomainEvent } from '@virtkit/engine';
 
 const run = promisify(execFile);
 const RUNS = Number(process.env.AGENT_BENCH_RUNS ?? 5);
@@ -37,34 +36,9 @@ const fmt = (xs: number[]) =>
 const guest = await testGuest();
 const root = await mkdtemp('/var/tmp/virtkit-bench-');
 await chmod(root, 0o755);
-const translations = [{ translations: [{ name: 'virtkit/test-guest', url: pathToFileURL(guest.dir).href }] }];
+const translations = testGuestTranslations(guest);
 
-function definition(name: string, uid: string): DomainDefinition {
-  return {
-    id: `vk-bench_${name}`,
-    uid,
-    name,
-    namespace: 'vk-bench',
-    spec: {
-      domain: {
-        memory: { guest: '192Mi' },
-        resources: { requests: { cpu: '100m' } },
-        firmware: {
-          kernelBoot: {
-            kernelArgs: guest.cmdline,
-            container: {
-              image: 'virtkit/test-guest',
-              kernelPath: guest.kernel.slice(guest.dir.length),
-              initrdPath: guest.initrd.slice(guest.dir.length),
-            },
-          },
-        },
-        devices: { disks: [{ name: 'cloudinit', disk: { bus: 'virtio' } }] },
-      },
-      volumes: [{ name: 'cloudinit', cloudInitNoCloud: { userData: '#cloud-config\n' } }],
-    },
-  };
-}
+const definition = (name: string, uid: string) => testGuestDomain(guest, { name, uid, namespace: 'vk-bench' });
 
 /** The XML a person would hand to virsh for the same guest (no agent metadata, same devices). */
 function bareXml(name: string, dir: string, hypervisor: 'kvm' | 'qemu'): string {

@@ -1,10 +1,9 @@
 import { existsSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { DomainDefinition, DomainEvent } from '@virtkit/engine';
 import type { ImageTranslationConfig } from '../src/images/translation.ts';
-import { testGuest } from '../src/testing/index.ts';
+import { TEST_GUEST_IMAGE, testGuest, testGuestDomain, testGuestTranslations } from '../src/testing/index.ts';
 
 export const LIBVIRT_SOCKET = '/var/run/libvirt/libvirt-sock';
 
@@ -31,12 +30,11 @@ export async function tempDataDir(prefix: string): Promise<{ dir: string; cleanu
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
 
-export const GUEST_IMAGE = 'virtkit/test-guest';
+export const GUEST_IMAGE = TEST_GUEST_IMAGE;
 
 /** Translation that maps the test guest's "kernel boot container" to its cache directory. */
 export async function guestTranslations(): Promise<ImageTranslationConfig[]> {
-  const g = await testGuest();
-  return [{ translations: [{ name: GUEST_IMAGE, url: pathToFileURL(g.dir).href }] }];
+  return testGuestTranslations(await testGuest());
 }
 
 /** A VMI running the test guest with a cloud-init seed. */
@@ -45,33 +43,7 @@ export async function guestDefinition(
   uid: string,
   extra: { hostname?: string; memory?: string; userData?: string } = {},
 ): Promise<DomainDefinition> {
-  const g = await testGuest();
-  return {
-    id: `vk-test_${name}`,
-    uid,
-    name,
-    namespace: 'vk-test',
-    spec: {
-      ...(extra.hostname ? { hostname: extra.hostname } : {}),
-      domain: {
-        cpu: { cores: 1 },
-        memory: { guest: extra.memory ?? '192Mi' },
-        resources: { requests: { cpu: '100m' } },
-        firmware: {
-          kernelBoot: {
-            kernelArgs: g.cmdline,
-            container: {
-              image: GUEST_IMAGE,
-              kernelPath: g.kernel.slice(g.dir.length),
-              initrdPath: g.initrd.slice(g.dir.length),
-            },
-          },
-        },
-        devices: { disks: [{ name: 'cloudinit', disk: { bus: 'virtio' } }] },
-      },
-      volumes: [{ name: 'cloudinit', cloudInitNoCloud: { userData: extra.userData ?? '#cloud-config\n' } }],
-    },
-  };
+  return testGuestDomain(await testGuest(), { name, uid, namespace: 'vk-test', ...extra });
 }
 
 /** Records a driver's events and waits (bounded) for conditions on them. */

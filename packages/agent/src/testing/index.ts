@@ -9,3 +9,9 @@ export {
   startLibvirtDaemon,
   startLibvirtDaemons,
 } from './libvirt-daemons.ts';
+export {
+  TEST_GUEST_IMAGE,
+  type TestGuestDomainOptions,
+  testGuestDomain,
+  testGuestTranslations,
+} from './test-guest-domain.ts';
