@@ -25,6 +25,7 @@ import { parseArgs } from 'node:util';
 import { LibvirtNodeDriver } from '@virtkit/agent';
 import { startLibvirtDaemons, testGuest, testGuestDomain, testGuestTranslations } from '@virtkit/agent/testing';
 import { type DomainEvent, parseBytes } from '@virtkit/engine';
+import type { CalibratedFigure, Calibration } from '@virtkit/sim';
 
 const root = join(import.meta.dirname, '..');
 const { values: args } = parseArgs({
@@ -60,18 +61,7 @@ const median = (sorted: number[]) => {
 };
 const round = (x: number, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
 
-interface Figure {
-  what: string;
-  unit: 'ms' | 'bytes' | 'bytes/s';
-  n: number;
-  median: number;
-  p95: number;
-  min: number;
-  max: number;
-  samples: number[];
-}
-
-function figure(what: string, samples: number[], unit: Figure['unit'] = 'ms'): Figure {
+function figure(what: string, samples: number[], unit: CalibratedFigure['unit'] = 'ms'): CalibratedFigure {
   if (samples.length === 0) throw new Error(`no samples for ${what}`);
   const s = [...samples].sort((a, b) => a - b);
   const d = unit === 'ms' ? 1 : 0;
@@ -87,7 +77,7 @@ function figure(what: string, samples: number[], unit: Figure['unit'] = 'ms'): F
   };
 }
 
-const show = (name: string, f: Figure) =>
+const show = (name: string, f: CalibratedFigure) =>
   console.log(
     `${name.padEnd(20)} median ${String(f.median).padStart(10)} ${f.unit}  p95 ${f.p95}  min ${f.min}  max ${f.max}  n=${f.n}`,
   );
@@ -269,7 +259,7 @@ const bandwidth = figure('migration stream rate while memory moves (job statisti
 const setup = migration.wall.map(
   (wall, i) => wall - rpc.median - ((migration.bytes[i] ?? 0) / bandwidth.median) * 1000 - (migration.downtime[i] ?? 0),
 );
-const figures: Record<string, Figure> = {
+const figures: Calibration['figures'] = {
   rpc,
   define: figure('defineDomain call (cloud-init ISO, XML, defineXML, Defined event)', tcg.define),
   start: figure('startDomain call, like virsh start (TCG)', tcg.start),
@@ -294,7 +284,7 @@ const sh = (cmd: string, a: string[]) => {
   }
 };
 const cpuModel = /^model name\s*:\s*(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? 'unknown';
-const calibration = {
+const calibration: Calibration = {
   about:
     'Measured by scripts/calibrate.ts on the machine below; packages/sim/src/defaults.ts builds the simulator defaults from these figures and packages/sim/test/calibration.test.ts checks the simulator reproduces their medians.',
   machine: {
