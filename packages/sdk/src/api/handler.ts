@@ -16,6 +16,7 @@ import {
 import { contentTypeOf, type JsonCache, jsonCacheOf, negotiate } from './encode.ts';
 import { openapiV3Document, openapiV3Root } from './openapi.ts';
 import { serveAction, serveResource } from './resource-handler.ts';
+import { serveReview } from './reviews.ts';
 import { parseRoute } from './routes.ts';
 import { methodNotAllowed, notFound, type Status, statusFromError, statusOf } from './status.ts';
 import type { ApiHandlerOptions, ApiRequest, ApiResponse } from './types.ts';
@@ -184,6 +185,8 @@ export function createApiHandler(options: ApiHandlerOptions): ApiHandler {
         return serveResource(ctx, rc, route);
       case 'action':
         return serveAction(ctx, rc, route);
+      case 'review':
+        return serveReview(rc, route.review);
       case 'notFound':
         throw notFound('the server could not find the requested resource');
     }

@@ -1,5 +1,6 @@
 /** Parsing request paths into what they address, the way the apiserver's router does. */
 import { ACTION_SUBRESOURCES, findResource, type ServedResource, SUBRESOURCES_GROUP } from './resources.ts';
+import { findReview, type Review } from './reviews.ts';
 
 export type Route =
   | { type: 'version' }
@@ -20,6 +21,7 @@ export type Route =
       watchPrefix: boolean;
     }
   | { type: 'action'; resource: string; namespace: string; name: string; action: string }
+  | { type: 'review'; review: Review }
   | { type: 'notFound' };
 
 const NOT_FOUND: Route = { type: 'notFound' };
@@ -94,6 +96,8 @@ export function parseRoute(path: string): Route {
     if (s.length === 2) return { type: 'group', group: second! };
     if (s.length === 3) return { type: 'resourceList', group: second!, version: third! };
     if (second === SUBRESOURCES_GROUP) return third === 'v1' ? actionRoute(s.slice(3)) : NOT_FOUND;
+    const review = s.length === 4 ? findReview(second!, third!, s[3]!) : undefined;
+    if (review) return { type: 'review', review };
     return resourceRoute(second!, third!, s.slice(3));
   }
   return NOT_FOUND;

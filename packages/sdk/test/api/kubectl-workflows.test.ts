@@ -226,3 +226,19 @@ describe('virt-launcher pods', () => {
     expect(await h.store.tryGet('VirtualMachineInstance', 'default', 'mover')).toBeDefined();
   });
 });
+
+describe('kubectl auth', () => {
+  it('answers can-i and whoami for the token, which may do everything', async () => {
+    const can = await kubectl(h, ['auth', 'can-i', 'delete', 'vm']);
+    expect(can.stderr).toBe('');
+    expect(can.stdout).toBe('yes\n');
+    const all = await kubectl(h, ['auth', 'can-i', '*', '*', '--all-namespaces']);
+    expect(all.stdout).toBe('yes\n');
+    const list = await kubectl(h, ['auth', 'can-i', '--list']);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toMatch(/^\*\.\*\s+\[\]\s+\[\]\s+\[\*\]$/m);
+    const who = await kubectl(h, ['auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username}']);
+    expect(who.stderr).toBe('');
+    expect(who.stdout).toBe('virtkit-admin');
+  });
+});
