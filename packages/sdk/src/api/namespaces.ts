@@ -10,13 +10,6 @@ export const KINDS_NAMESPACE_SOURCES: readonly Kind[] = (Object.keys(KINDS) as K
   (k) => KINDS[k].namespaced,
 );
 
-const LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-
-export function namespaceProblemOf(name: string): string | undefined {
-  if (name.length > 63) return 'must be no more than 63 characters';
-  return LABEL.test(name) ? undefined : 'must be a lowercase RFC 1123 label';
-}
-
 /** A stable uid per name, so clients that key on uid see the same namespace each time. */
 function uidOf(name: string): string {
   const h = createHash('sha256').update(`namespace/${name}`).digest('hex');

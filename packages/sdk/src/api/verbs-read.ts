@@ -1,9 +1,9 @@
 /** Reads: get and list (JSON, Table, PartialObjectMetadata), and the implicit namespaces. */
-import type { KubeObject } from '@virtkit/engine';
+import { isDNS1123Label, type KubeObject } from '@virtkit/engine';
 import { contentTypeOf, listJson, negotiate, partialObject, served } from './encode.ts';
 import type { HandlerContext, RequestContext } from './handler.ts';
 import { jsonResponse } from './handler.ts';
-import { KINDS_NAMESPACE_SOURCES, namespaceObject, namespaceProblemOf } from './namespaces.ts';
+import { KINDS_NAMESPACE_SOURCES, namespaceObject } from './namespaces.ts';
 import { includeObject, kindOf, listOptions, type ResourceRoute, respondObject } from './request.ts';
 import { methodNotAllowed, notFound } from './status.ts';
 import { toTable } from './table.ts';
@@ -73,8 +73,8 @@ export async function serveNamespaces(
   const rep = negotiate(rc.headers.get('accept'));
   const now = ctx.clock.now();
   if (route.name !== undefined) {
-    const problem = namespaceProblemOf(route.name);
-    if (problem) throw notFound(`namespaces "${route.name}" not found`);
+    // A name no namespace can have (not a DNS-1123 label) names none.
+    if (isDNS1123Label(route.name).length > 0) throw notFound(`namespaces "${route.name}" not found`);
     return respondObject(r, rep, ctx, rc, namespaceObject(route.name, ctx.startedAt));
   }
   const names = new Set(['default', 'kube-node-lease', 'kube-public', 'kube-system']);
