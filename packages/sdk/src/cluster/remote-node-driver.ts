@@ -8,7 +8,9 @@
  *   fencing act on. Calls are never retried here: the engine decides, and its calls are idempotent.
  * - Events arrive on one stream, opened while anyone listens, reconnected with backoff, and resumed from
  *   the last event seen; `lostEventGaps` counts reconnects whose gap the agent could no longer replay
- *   (agent restarted, or the gap outgrew its buffer).
+ *   (agent restarted, or the gap outgrew its buffer). Those gaps are noticed (`onEventsLost`), and so is
+ *   the stream's first connection when calls were made before it: the state they read may have changed,
+ *   unheard, before the stream was there to tell.
  * - The endpoint may change (the agent's pod was replaced): `setEndpoint` moves every later call and the
  *   event stream to it, keeping the driver — and the engine's view of the node — the same object.
  */
@@ -68,6 +70,8 @@ export class RemoteNodeDriver implements NodeDriver {
   #epoch: string | undefined;
   #seq = 0;
   #lostGaps = 0;
+  /** A call was made before the event stream first connected (its answer may predate the stream). */
+  #calledBeforeStream = false;
   #connected = false;
   #closed = false;
 
@@ -215,7 +219,10 @@ export class RemoteNodeDriver implements NodeDriver {
     };
   }
 
-  /** Called after a reconnect whose gap the agent could not replay (see `lostEventGaps`). */
+  /**
+   * Called after a reconnect whose gap the agent could not replay (see `lostEventGaps`), and when the stream
+   * first connects after calls were already made.
+   */
   onEventsLost(listener: () => void): Unsubscribe {
     this.#lostListeners.add(listener);
     return () => {
@@ -236,6 +243,7 @@ export class RemoteNodeDriver implements NodeDriver {
 
   async #call<T>(method: CallMethod, args: unknown[]): Promise<T> {
     if (this.#closed) throw new DriverError('NodeUnreachable', this.nodeName, 'the remote driver is closed');
+    if (this.#epoch === undefined) this.#calledBeforeStream = true;
     const timeoutMs = SHORT_CALLS.has(method) ? this.#pingTimeoutMs : this.#callTimeoutMs;
     const signal = timeoutMs === undefined ? undefined : AbortSignal.timeout(timeoutMs);
     const body = Buffer.from(JSON.stringify(args));
@@ -348,14 +356,17 @@ export class RemoteNodeDriver implements NodeDriver {
           if (!text) continue;
           const msg = JSON.parse(text) as EventLine;
           if ('hello' in msg) {
-            const lost = this.#epoch !== undefined && !msg.hello.replayed;
+            const first = this.#epoch === undefined;
+            const lost = !first && !msg.hello.replayed;
             if (lost) this.#lostGaps++;
             if (!msg.hello.replayed) this.#seq = msg.hello.seq;
             this.#epoch = msg.hello.epoch;
             this.#connected = true;
             failures = 0;
-            // Whatever happened meanwhile (a guest that died while the agent was restarting) is read again.
-            if (lost) {
+            // Whatever happened meanwhile (a guest that died while the agent was restarting) is read again. So
+            // is what happened between the first answers (an engine's first look at its domains after a
+            // restart) and this first connection: a guest that became ready then was told to no one.
+            if (lost || (first && this.#calledBeforeStream)) {
               for (const l of [...this.#lostListeners]) {
                 try {
                   l();
