@@ -73,6 +73,11 @@ export interface LibvirtDaemon {
    * then, once it is gone and `whileDown` has run, a new libvirtd over the same directories (in a new mount
    * namespace). QEMU processes and virtlogd keep running, and the new daemon reconnects to the running
    * domains. `pid` is the new daemon's afterwards.
+   *
+   * It resolves once the new daemon answers, which (libvirt 9.0) is before it has finished reconnecting to
+   * those domains (one thread each, holding the domain's job): a call on such a domain meanwhile waits for
+   * that, a destroy may then fail with "domain is not running", and a domain whose reconnect fails is shut
+   * off without any lifecycle event.
    */
   restart(options?: { signal?: 'SIGKILL' | 'SIGTERM'; whileDown?: () => Promise<void> }): Promise<void>;
 }

@@ -10,8 +10,13 @@
  *
  * Both times the engine must see that guest stopped (its VMI ends, the VM starts a new one), the other
  * guest must run on untouched (same QEMU, console heartbeat continuing), and everything must converge.
+ *
+ * CHAOS_KEEP=1 keeps the daemon's directory (libvirtd.log); CHAOS_LIBVIRT_DEBUG=1 turns on libvirt's debug
+ * log from the first restart on; VIRTKIT_AGENT_DEBUG=1 makes the agent print every raw libvirt event (its
+ * stderr tail is shown when the engine does not see a stop).
  */
-import { LibvirtClient } from '@virtkit/agent';
+import { readFileSync } from 'node:fs';
+import { LibvirtClient, LibvirtError, libvirtRpc } from '@virtkit/agent';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sleep } from './harness/child.ts';
 import {
@@ -24,6 +29,14 @@ import {
 } from './harness/real-node.ts';
 
 const HERE = import.meta.dirname;
+
+function logTail(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-25).join('\n');
+  } catch {
+    return '';
+  }
+}
 let node: RealNode | undefined;
 afterAll(async () => {
   await node?.dispose();
@@ -42,12 +55,36 @@ async function converge(n: RealNode, what: string, timeoutMs = 180_000): Promise
   );
 }
 
-async function until(pred: () => boolean | Promise<boolean>, what: string, timeoutMs: number): Promise<void> {
+async function until(
+  pred: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs: number,
+  detail?: () => Promise<string>,
+): Promise<void> {
   const t0 = performance.now();
   while (!(await pred())) {
-    if (performance.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (performance.now() - t0 > timeoutMs) {
+      const more = detail ? `\n${await detail().catch((err: Error) => `(no detail: ${err.message})`)}` : '';
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${more}`);
+    }
     await sleep(100);
   }
+}
+
+/** What the engine, the agent and libvirt each say about one VMI and its domain, for a failure message. */
+async function situation(n: RealNode, uid: string, domain: string): Promise<string> {
+  const vmi = (await n.store.list('VirtualMachineInstance', { namespace: NS })).items.find(
+    (v) => v.metadata.uid === uid,
+  );
+  const reported = (await n.observer.listDomains().catch(() => [])).find((d) => d.uid === uid);
+  const st = await n.libvirt.getState(domain).catch((err: Error) => err.message);
+  return [
+    `VMI ${uid}: phase ${n.phases.get(uid)}, conditions ${JSON.stringify(vmi?.status?.conditions ?? [])}`,
+    `agent reports: ${JSON.stringify(reported)}`,
+    `libvirt: ${JSON.stringify(st)}`,
+    `--- agent stderr ---\n${n.agent?.stderrTail(40)}`,
+    `--- libvirtd.log ---\n${logTail(n.daemon.logFile)}`,
+  ].join('\n');
 }
 
 describe('libvirtd restart under a running workload (extra daemon)', () => {
@@ -83,7 +120,28 @@ describe('libvirtd restart under a running workload (extra daemon)', () => {
         // The new daemon is up; the agent, frozen, is not connected to it: this stop reaches no one.
         await n.libvirt.close().catch(() => undefined);
         n.libvirt = await LibvirtClient.connect({ socketPath: n.daemon.socketPath });
-        await n.libvirt.destroy(victim);
+        // libvirt 9.0 answers before it has finished reconnecting to the running QEMUs (a thread per domain,
+        // holding the domain's job). A destroy meanwhile kills the QEMU and waits for that job; the reconnect,
+        // having lost its QEMU, stops the domain itself (reason daemon or crashed, and no event), and the
+        // destroy then fails with "domain is not running". The guest is stopped unheard all the same, which
+        // is what this round is about: accept that, and only that.
+        await n.libvirt.destroy(victim).catch(async (err: Error) => {
+          const st = await n.libvirt.getState(victim).catch((e: Error) => e.message);
+          const racedReconnect =
+            err instanceof LibvirtError &&
+            err.code === libvirtRpc.ErrorCode.OperationInvalid &&
+            typeof st === 'object' &&
+            st.state === 'shutoff' &&
+            !processAlive(victimPid);
+          if (racedReconnect) {
+            console.log(`[chaos libvirtd] the destroy raced libvirt's reconnect: ${err.message}; now ${st.reason}`);
+            return;
+          }
+          throw new Error(
+            `destroying ${victim} after the restart: ${err.message}; its state: ${JSON.stringify(st)}; ` +
+              `QEMU ${victimPid} alive: ${processAlive(victimPid)}\n${logTail(n.daemon.logFile)}`,
+          );
+        });
         process.kill(agentPid, 'SIGCONT');
       } else {
         // The engine is in the middle of starting a VM when the daemon dies.
@@ -105,8 +163,9 @@ describe('libvirtd restart under a running workload (extra daemon)', () => {
       // The engine hears of the stop (from the agent's relist): the VMI ends, and the VM starts a new one.
       await until(
         () => ['Failed', 'Succeeded'].includes(n.phases.get(uid) ?? ''),
-        `round ${i}: the engine to see ${victim} stopped (phase now ${n.phases.get(uid)})`,
+        `round ${i}: the engine to see ${victim} stopped`,
         60_000,
+        () => situation(n, uid, victim),
       );
       const seenMs = performance.now() - t0;
       const ms = await converge(n, `round ${i}`);

@@ -4,7 +4,7 @@
  * through a RemoteNodeDriver, a second RemoteNodeDriver watching the agent's events (console heartbeats),
  * and a direct libvirt RPC client for ground truth.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -110,7 +110,18 @@ export interface RealNode {
 export async function startRealNode(label: string, scriptDir: string): Promise<RealNode> {
   requireRoot();
   await testGuest();
-  const daemon = await startLibvirtDaemon({ name: label });
+  // CHAOS_KEEP=1 keeps the daemon's directory (its libvirtd.log) for a look after the run.
+  const daemon = await startLibvirtDaemon({ name: label, keepFiles: Boolean(process.env.CHAOS_KEEP) });
+  if (process.env.CHAOS_KEEP) console.log(`[chaos] libvirtd ${label} in ${daemon.baseDir}`);
+  if (process.env.CHAOS_LIBVIRT_DEBUG) {
+    // Verbose QEMU-driver logging from the first restart on (the relaunched daemon reads its config again).
+    const conf = join(daemon.baseDir, 'etc', 'libvirtd.conf');
+    writeFileSync(
+      conf,
+      `${readFileSync(conf, 'utf8').replace(/^log_outputs.*$/m, 'log_outputs = "1:file:/var/log/libvirt/libvirtd.log"')}` +
+        'log_filters = "1:qemu 1:libvirt 4:object 4:json 4:event 4:util 4:rpc 4:security 4:cgroup 4:conf"\n',
+    );
+  }
   const dataDir = await mkdtemp(join('/var/tmp', `virtkit-chaos-${label}-`));
   // QEMU runs as an unprivileged user and must enter the domain directories.
   await chmod(dataDir, 0o755);
