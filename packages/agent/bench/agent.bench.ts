@@ -40,6 +40,24 @@ const translations = testGuestTranslations(guest);
 
 const definition = (name: string, uid: string) => testGuestDomain(guest, { name, uid, namespace: 'vk-bench' });
 
+/** The NoCloud seed as a person would make it for virsh: meta-data and user-data in a `cidata` ISO. */
+async function bareSeed(dir: string, name: string): Promise<void> {
+  const seed = join(dir, 'seed');
+  await writeFile(join(seed, 'meta-data'), `instance-id: "${name}"\nlocal-hostname: "${name}"\n`);
+  await writeFile(join(seed, 'user-data'), '#cloud-config\n');
+  await run('genisoimage', [
+    '-quiet',
+    '-output',
+    join(dir, 'cidata.iso'),
+    '-volid',
+    'cidata',
+    '-joliet',
+    '-rock',
+    join(seed, 'meta-data'),
+    join(seed, 'user-data'),
+  ]);
+}
+
 /** The XML a person would hand to virsh for the same guest (no agent metadata, same devices). */
 function bareXml(name: string, dir: string, hypervisor: 'kvm' | 'qemu'): string {
   return buildDomainXml({
@@ -125,19 +143,7 @@ for (let i = 0; i < RUNS; i++) {
   await mkdir(join(dir, 'seed'), { recursive: true, mode: 0o755 });
   await chmod(join(root, 'bare'), 0o755);
   const b0 = performance.now();
-  await writeFile(join(dir, 'seed', 'meta-data'), `instance-id: "${name}"\nlocal-hostname: "${name}"\n`);
-  await writeFile(join(dir, 'seed', 'user-data'), '#cloud-config\n');
-  await run('genisoimage', [
-    '-quiet',
-    '-output',
-    join(dir, 'cidata.iso'),
-    '-volid',
-    'cidata',
-    '-joliet',
-    '-rock',
-    join(dir, 'seed', 'meta-data'),
-    join(dir, 'seed', 'user-data'),
-  ]);
+  await bareSeed(dir, name);
   await writeFile(join(dir, 'domain.xml'), bareXml(name, dir, info.hypervisor));
   await virsh(['define', join(dir, 'domain.xml')]);
   bareDefine.push(performance.now() - b0);
@@ -205,19 +211,7 @@ try {
   const name = `vk-bench-baremig-${process.pid}`;
   const dir = join(root, 'baremig');
   await mkdir(join(dir, 'seed'), { recursive: true, mode: 0o755 });
-  await writeFile(join(dir, 'seed', 'meta-data'), `instance-id: "${name}"\nlocal-hostname: "${name}"\n`);
-  await writeFile(join(dir, 'seed', 'user-data'), '');
-  await run('genisoimage', [
-    '-quiet',
-    '-output',
-    join(dir, 'cidata.iso'),
-    '-volid',
-    'cidata',
-    '-joliet',
-    '-rock',
-    join(dir, 'seed', 'meta-data'),
-    join(dir, 'seed', 'user-data'),
-  ]);
+  await bareSeed(dir, name);
   await writeFile(join(dir, 'domain.xml'), bareXml(name, dir, (await a.info()).hypervisor));
   const [da, db] = daemons as [(typeof daemons)[0], (typeof daemons)[0]];
   await virsh(['define', join(dir, 'domain.xml')], da.socketPath);
