@@ -3,7 +3,7 @@ import type { ClientRequest, IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { MemoryStore, VirtualClock } from '@virtkit/engine';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createApiHandler, type WatchStream } from '../../src/api/index.ts';
+import { type ApiServerOptions, createApiHandler, type WatchStream } from '../../src/api/index.ts';
 import { type Harness, startServer, vm, watchRaw } from './support.ts';
 
 const VMS = '/apis/kubevirt.io/v1/namespaces/default/virtualmachines';
@@ -250,14 +250,20 @@ describe('slow watchers', () => {
     });
   }
 
-  it('over HTTPS: a client that pauses overflows its buffer and reads 410 when it resumes; others are unaffected', async () => {
-    h = await startServer({ watchLimits: { maxBytes: 1024 * 1024 } });
+  /**
+   * A server whose watchers may buffer 1 MiB, with the object `burst` changes, one watcher that reads every
+   * event as it comes (`read()` counts them) and one that paused at once.
+   */
+  async function readingAndPaused(
+    options: Partial<ApiServerOptions> = {},
+  ): Promise<{ read: () => number; paused: IncomingMessage }> {
+    h = await startServer({ watchLimits: { maxBytes: 1024 * 1024 }, ...options });
     await h.store.create('VirtualMachine', vm('big'));
     const path = `${VMS}?watch=true&resourceVersion=${h.store.currentResourceVersion()}`;
-    let fast = 0;
+    let read = 0;
     open(path, (res) =>
       countLines(res, (n) => {
-        fast = n;
+        read = n;
       }),
     );
     const paused = await new Promise<IncomingMessage>((resolve) => {
@@ -267,8 +273,13 @@ describe('slow watchers', () => {
       });
     });
     while (h.server.handler.openWatches < 2) await new Promise((r) => setTimeout(r, 5));
-    await burst(() => fast);
-    expect(fast).toBe(100);
+    return { read: () => read, paused };
+  }
+
+  it('over HTTPS: a client that pauses overflows its buffer and reads 410 when it resumes; others are unaffected', async () => {
+    const { read, paused } = await readingAndPaused();
+    await burst(read);
+    expect(read()).toBe(100);
 
     let text = '';
     paused.setEncoding('utf8');
@@ -288,30 +299,16 @@ describe('slow watchers', () => {
   });
 
   it('over HTTPS: a client that never reads again is cut off after the grace period', async () => {
-    h = await startServer({ watchLimits: { maxBytes: 1024 * 1024 }, stalledWatchGraceMs: 100 });
-    await h.store.create('VirtualMachine', vm('big'));
-    const path = `${VMS}?watch=true&resourceVersion=${h.store.currentResourceVersion()}`;
-    let fast = 0;
-    open(path, (res) =>
-      countLines(res, (n) => {
-        fast = n;
-      }),
-    );
-    const stalled = await new Promise<IncomingMessage>((resolve) => {
-      open(path, (res) => {
-        res.pause();
-        resolve(res);
-      });
-    });
-    while (h.server.handler.openWatches < 2) await new Promise((r) => setTimeout(r, 5));
-    expect(h.server.openConnections).toBe(2);
-    await burst(() => fast);
-    expect(fast).toBe(100);
+    const { read, paused: stalled } = await readingAndPaused({ stalledWatchGraceMs: 100 });
+    const server = h!.server;
+    expect(server.openConnections).toBe(2);
+    await burst(read);
+    expect(read()).toBe(100);
     // Its buffer overflowed, so it no longer watches the store; after the grace period the server also
     // drops the connection (the client, not reading, cannot even see that).
-    expect(h.server.handler.openWatches).toBe(1);
-    while (h.server.openConnections > 1) await new Promise((r) => setTimeout(r, 10));
-    expect(h.server.openConnections).toBe(1);
+    expect(server.handler.openWatches).toBe(1);
+    while (server.openConnections > 1) await new Promise((r) => setTimeout(r, 10));
+    expect(server.openConnections).toBe(1);
     stalled.destroy();
   });
 });
