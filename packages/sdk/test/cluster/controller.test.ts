@@ -11,17 +11,16 @@ import {
   type VirtualMachineInstanceMigration,
   validateObject,
 } from '@virtkit/engine';
-import { SimFabric, SimNode } from '@virtkit/sim';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type Agent, type Controller, startAgent, startController } from '../../src/cluster/index.ts';
-import { type ClusterHarness, drive, startCluster, until } from './support.ts';
+import { type Agent, type Controller, startController } from '../../src/cluster/index.ts';
+import { type ClusterHarness, drive, startCluster, startSimAgents, until } from './support.ts';
 
 const NS = 'virtkit-system';
 const TOKEN = 'cluster-token';
 
 let h: ClusterHarness;
 let clock: VirtualClock;
-let agents: Agent[];
+let agents: Agent[] = [];
 let controllers: Controller[];
 
 function vm(name: string): VirtualMachine {
@@ -58,23 +57,7 @@ beforeEach(async () => {
   // The API server as a cluster runs it: KubeVirt's defaults and validation on every write.
   h = await startCluster({}, { validate: validateObject, defaults: true });
   clock = new VirtualClock({ start: Date.UTC(2026, 0, 1) });
-  const fabric = new SimFabric({ clock, seed: 11 });
-  agents = [];
-  for (const name of ['node-1', 'node-2']) {
-    const sim = new SimNode({ name, fabric, timing: { heartbeatMs: 0 } });
-    agents.push(
-      await startAgent({
-        kubeconfig: h.kubeConfig,
-        namespace: NS,
-        nodeName: name,
-        driver: () => sim,
-        token: TOKEN,
-        host: '127.0.0.1',
-        port: 0,
-        clock,
-      }),
-    );
-  }
+  agents = await startSimAgents({ kubeconfig: h.kubeConfig, namespace: NS, token: TOKEN, clock, seed: 11 });
   controllers = [];
   for (const identity of ['controller-a', 'controller-b']) {
     controllers.push(
@@ -94,7 +77,7 @@ beforeEach(async () => {
 
 afterEach(async () => {
   for (const c of controllers) await c.stop();
-  for (const a of agents) await a.stop();
+  for (const a of agents.splice(0)) await a.stop();
   await h.close();
 });
 

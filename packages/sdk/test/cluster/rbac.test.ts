@@ -10,11 +10,10 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { VirtualClock, type VirtualMachine, validateObject } from '@virtkit/engine';
-import { SimFabric, SimNode } from '@virtkit/sim';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { type Agent, type Controller, startAgent, startController } from '../../src/cluster/index.ts';
-import { type ClusterHarness, startCluster, testCertificate } from './support.ts';
+import { type Agent, type Controller, startController } from '../../src/cluster/index.ts';
+import { type ClusterHarness, startCluster, startSimAgents, testCertificate } from './support.ts';
 
 const NS = 'virtkit-system';
 const DEPLOY = join(import.meta.dirname, '../../../../deploy');
@@ -104,7 +103,7 @@ let h: ClusterHarness;
 let proxy: { url: string; close(): Promise<void> };
 let recorded: Recorded[];
 let clock: VirtualClock;
-let agents: Agent[];
+let agents: Agent[] = [];
 let controller: Controller;
 
 /** An HTTPS proxy in front of the API server that records who asked for what (by bearer token). */
@@ -180,23 +179,13 @@ beforeEach(async () => {
   recorded = [];
   proxy = await recordingProxy();
   clock = new VirtualClock({ start: Date.UTC(2026, 0, 1) });
-  const fabric = new SimFabric({ clock, seed: 5 });
-  agents = [];
-  for (const name of ['node-1', 'node-2']) {
-    const sim = new SimNode({ name, fabric, timing: { heartbeatMs: 0 } });
-    agents.push(
-      await startAgent({
-        kubeconfig: kubeconfigFor('agent-token'),
-        namespace: NS,
-        nodeName: name,
-        driver: () => sim,
-        token: 'rpc',
-        host: '127.0.0.1',
-        port: 0,
-        clock,
-      }),
-    );
-  }
+  agents = await startSimAgents({
+    kubeconfig: kubeconfigFor('agent-token'),
+    namespace: NS,
+    token: 'rpc',
+    clock,
+    seed: 5,
+  });
   controller = await startController({
     kubeconfig: kubeconfigFor('controller-token'),
     namespace: NS,
@@ -209,7 +198,7 @@ beforeEach(async () => {
 
 afterEach(async () => {
   await controller.stop();
-  for (const a of agents) await a.stop();
+  for (const a of agents.splice(0)) await a.stop();
   await proxy.close();
   await h.close();
 });

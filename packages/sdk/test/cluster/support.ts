@@ -1,6 +1,10 @@
-/** Test helpers: our API server over a MemoryStore on 127.0.0.1, and KubernetesStores pointed at it. */
+/**
+ * Test helpers: our API server over a MemoryStore on 127.0.0.1, KubernetesStores pointed at it, and node agents
+ * over SimNodes.
+ */
 import { KubeConfig } from '@kubernetes/client-node';
 import { MemoryStore, type StoreOptions, type VirtualClock } from '@virtkit/engine';
+import { SimFabric, SimNode } from '@virtkit/sim';
 import { vi } from 'vitest';
 import {
   type ApiServer,
@@ -8,7 +12,13 @@ import {
   createApiServer,
   type ServingCertificate,
 } from '../../src/api/index.ts';
-import { KubernetesStore, type KubernetesStoreOptions, servingCertificate } from '../../src/cluster/index.ts';
+import {
+  type Agent,
+  KubernetesStore,
+  type KubernetesStoreOptions,
+  servingCertificate,
+  startAgent,
+} from '../../src/cluster/index.ts';
 
 let certificate: ServingCertificate | undefined;
 
@@ -73,6 +83,47 @@ export async function startCluster(
       await backing.close();
     },
   };
+}
+
+export interface SimAgentsOptions {
+  /** What the agents reach the API server (their Leases) with. */
+  kubeconfig: KubeConfig;
+  namespace: string;
+  /** The token their node driver servers demand. */
+  token: string;
+  clock: VirtualClock;
+  /** The SimFabric's seed. */
+  seed: number;
+}
+
+/**
+ * Agents for `node-1` and `node-2`, each a SimNode (one fabric, time from `clock`) served on 127.0.0.1 and
+ * registered by Lease. If one fails to start, those already started are stopped.
+ */
+export async function startSimAgents(o: SimAgentsOptions): Promise<Agent[]> {
+  const fabric = new SimFabric({ clock: o.clock, seed: o.seed });
+  const agents: Agent[] = [];
+  try {
+    for (const name of ['node-1', 'node-2']) {
+      const sim = new SimNode({ name, fabric, timing: { heartbeatMs: 0 } });
+      agents.push(
+        await startAgent({
+          kubeconfig: o.kubeconfig,
+          namespace: o.namespace,
+          nodeName: name,
+          driver: () => sim,
+          token: o.token,
+          host: '127.0.0.1',
+          port: 0,
+          clock: o.clock,
+        }),
+      );
+    }
+  } catch (err) {
+    for (const a of agents) await a.stop();
+    throw err;
+  }
+  return agents;
 }
 
 /**
