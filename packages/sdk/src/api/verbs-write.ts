@@ -7,6 +7,7 @@ import {
   ConflictError,
   defaultObject,
   InvalidSpecError,
+  isoTime,
   NotFoundError,
   validateObject,
 } from '@virtkit/engine';
@@ -14,7 +15,16 @@ import { bodyText, decodeBody, decodeYaml, parseMediaTypes, requireObject } from
 import { negotiate, served } from './encode.ts';
 import type { HandlerContext, RequestContext } from './handler.ts';
 import { statusResponse } from './handler.ts';
-import { decodeRequestObject, details, dryRun, kindOf, type ResourceRoute, respondObject } from './request.ts';
+import { attributeUpdate, finishApply, managerOf, planApply } from './managed-fields.ts';
+import {
+  boolParam,
+  decodeRequestObject,
+  details,
+  dryRun,
+  kindOf,
+  type ResourceRoute,
+  respondObject,
+} from './request.ts';
 import { qualifiedName, type ServedResource } from './resources.ts';
 import { ApiError, badRequest, invalidField, statusOf } from './status.ts';
 import type { ApiResponse } from './types.ts';
@@ -26,6 +36,10 @@ const PATCH_TYPES: Record<string, PatchType | 'apply'> = {
   'application/strategic-merge-patch+json': 'strategic',
   'application/apply-patch+yaml': 'apply',
 };
+
+function attribution(ctx: HandlerContext, rc: RequestContext, r: ServedResource) {
+  return { manager: managerOf(rc), apiVersion: r.apiVersion, time: isoTime(ctx.clock.now()) };
+}
 
 function generateName(prefix: string): string {
   const alphabet = 'bcdfghjklmnpqrstvwxz2456789';
@@ -118,7 +132,9 @@ export async function create(ctx: HandlerContext, rc: RequestContext, route: Res
     if (meta.generateName) meta.name = generateName(meta.generateName);
     else throw invalidField(r.kind, 'metadata.name', 'FieldValueRequired', 'name or generateName is required');
   }
-  const { obj, warnings } = prepare(ctx, submitted);
+  const prepared = prepare(ctx, submitted);
+  const warnings = prepared.warnings;
+  const obj = attributeUpdate(undefined, prepared.obj, attribution(ctx, rc, r));
   if (isDry) {
     const existing = await ctx.options.store.tryGet(kind, meta.namespace, meta.name);
     if (existing) {
@@ -147,11 +163,11 @@ export async function update(ctx: HandlerContext, rc: RequestContext, route: Res
   const isDry = dryRun(rc.query);
   const submitted = admit(r, decodeRequestObject(rc), route.namespace, route.name);
   const status = route.subresource === 'status';
-  const { obj, warnings } = status ? { obj: submitted, warnings: [] } : prepare(ctx, submitted);
-  if (isDry) {
-    await ctx.options.store.get(kind, route.namespace, route.name!);
-    return respondObject(r, rep, ctx, rc, obj, 200, warnings);
-  }
+  const prepared = status ? { obj: submitted, warnings: [] } : prepare(ctx, submitted);
+  const warnings = prepared.warnings;
+  const existing = (await ctx.options.store.get(kind, route.namespace, route.name!)) as KubeObject;
+  const obj = status ? prepared.obj : attributeUpdate(existing, prepared.obj, attribution(ctx, rc, r));
+  if (isDry) return respondObject(r, rep, ctx, rc, obj, 200, warnings);
   return respondObject(r, rep, ctx, rc, await write(ctx, kind, obj, status), 200, warnings);
 }
 
@@ -186,10 +202,13 @@ export async function patch(ctx: HandlerContext, rc: RequestContext, route: Reso
   const store = ctx.options.store;
   const status = route.subresource === 'status';
   const name = route.name!;
+  const who = attribution(ctx, rc, r);
+  const force = boolParam(rc.query, 'force');
+  if (force && patchType !== 'apply') throw badRequest('force is only allowed for apply patches');
   let body: unknown;
   if (patchType === 'apply') {
-    // Server-side apply, simplified: create when absent, else merge the applied configuration in. Field
-    // ownership (managedFields) and conflicts between field managers are not tracked.
+    // Server-side apply: create when absent, else merge the applied configuration in, with field ownership
+    // and conflicts as managed-fields.ts tracks them.
     if (!rc.query.get('fieldManager')) {
       throw invalidField('PatchOptions', 'fieldManager', 'FieldValueRequired', 'is required for apply requests');
     }
@@ -209,8 +228,10 @@ export async function patch(ctx: HandlerContext, rc: RequestContext, route: Reso
     const current = (await store.tryGet(kind, route.namespace, name)) as KubeObject | undefined;
     if (!current) {
       if (patchType !== 'apply' || status) throw new NotFoundError(r.kind, name, route.namespace);
-      const { obj, warnings } = prepare(ctx, body as KubeObject);
-      (obj as KubeObject).apiVersion = r.storageApiVersion;
+      const prepared = prepare(ctx, body as KubeObject);
+      const warnings = prepared.warnings;
+      const obj = finishApply(prepared.obj, planApply(undefined, body as KubeObject, who, force));
+      obj.apiVersion = r.storageApiVersion;
       if (isDryRun) return respondObject(r, rep, ctx, rc, obj, 201, warnings);
       return respondObject(
         r,
@@ -225,12 +246,15 @@ export async function patch(ctx: HandlerContext, rc: RequestContext, route: Reso
     const base = served(r, current);
     const patched =
       patchType === 'json' ? applyJsonPatch(base, body, { kind: r.kind, name }) : applyMergePatch(base, body);
-    const next = admit(r, patched, route.namespace, name);
+    let next = admit(r, patched, route.namespace, name);
+    if (patchType === 'apply') next = finishApply(next, planApply(served(r, current), body as KubeObject, who, force));
     const currentRv = current.metadata.resourceVersion;
     // A resourceVersion the patch sets is a precondition; otherwise the write is conditional on what we read.
     const ownPrecondition = next.metadata.resourceVersion !== undefined && next.metadata.resourceVersion !== currentRv;
     if (!next.metadata.resourceVersion && currentRv !== undefined) next.metadata.resourceVersion = currentRv;
-    const { obj, warnings } = status ? { obj: next, warnings: [] } : prepare(ctx, next);
+    const prepared = status ? { obj: next, warnings: [] } : prepare(ctx, next);
+    const warnings = prepared.warnings;
+    const obj = status || patchType === 'apply' ? prepared.obj : attributeUpdate(current, prepared.obj, who);
     if (isDryRun) return respondObject(r, rep, ctx, rc, obj, 200, warnings);
     try {
       return respondObject(r, rep, ctx, rc, await write(ctx, kind, obj, status), 200, warnings);

@@ -1,4 +1,6 @@
 // Everyday kubectl workflows a KubeVirt user runs, with the real kubectl against the API server.
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { KubeObject, Node, VirtualMachineInstance, VirtualMachineInstanceReplicaSet } from '@virtkit/engine';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type Harness, kubectl, startServer, vm } from './support.ts';
@@ -240,5 +242,58 @@ describe('kubectl auth', () => {
     const who = await kubectl(h, ['auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username}']);
     expect(who.stderr).toBe('');
     expect(who.stdout).toBe('virtkit-admin');
+  });
+});
+
+describe('kubectl apply --server-side', () => {
+  it('tracks field managers: a conflicting apply is refused, --force-conflicts takes over, dropped fields go', async () => {
+    const file = join(h.dir, 'ssa-owned.yaml');
+    const manifest = vm('owned', 'default', { app: 'a', tier: 'web' });
+    await writeFile(file, JSON.stringify(manifest));
+    expect((await kubectl(h, ['apply', '--server-side', '-f', file])).stdout).toBe(
+      'virtualmachine.kubevirt.io/owned serverside-applied\n',
+    );
+    const managed = ((await h.store.get('VirtualMachine', 'default', 'owned')).metadata as { managedFields?: unknown })
+      .managedFields as {
+      manager: string;
+      operation: string;
+      fieldsV1: Record<string, unknown>;
+    }[];
+    expect(managed.map((m) => [m.manager, m.operation])).toEqual([['kubectl', 'Apply']]);
+    expect(managed[0]!.fieldsV1).toMatchObject({ 'f:spec': { 'f:runStrategy': {} } });
+
+    const patched = await kubectl(h, [
+      'patch',
+      'vm',
+      'owned',
+      '--type',
+      'merge',
+      '-p',
+      '{"spec":{"runStrategy":"Manual"}}',
+    ]);
+    expect(patched.code).toBe(0);
+    const conflict = await kubectl(h, ['apply', '--server-side', '-f', file]);
+    expect(conflict.code).not.toBe(0);
+    expect(conflict.stderr).toContain(
+      'Apply failed with 1 conflict: conflict with "kubectl-patch" using kubevirt.io/v1: .spec.runStrategy',
+    );
+    expect((await h.store.get('VirtualMachine', 'default', 'owned')).spec.runStrategy).toBe('Manual');
+
+    const forced = await kubectl(h, ['apply', '--server-side', '--force-conflicts', '-f', file]);
+    expect(forced.code, forced.stderr).toBe(0);
+    expect((await h.store.get('VirtualMachine', 'default', 'owned')).spec.runStrategy).toBe('Halted');
+
+    // A label the applier no longer applies is removed; one another manager set stays.
+    expect((await kubectl(h, ['label', 'vm', 'owned', 'team=infra'])).code).toBe(0);
+    await writeFile(file, JSON.stringify(vm('owned', 'default', { app: 'a' })));
+    expect((await kubectl(h, ['apply', '--server-side', '-f', file])).code).toBe(0);
+    expect((await h.store.get('VirtualMachine', 'default', 'owned')).metadata.labels).toEqual({
+      app: 'a',
+      team: 'infra',
+    });
+    // The same value as another manager's is shared ownership, not a conflict.
+    await writeFile(file, JSON.stringify(vm('owned', 'default', { app: 'a', team: 'infra' })));
+    const shared = await kubectl(h, ['apply', '--server-side', '-f', file]);
+    expect(shared.code, shared.stderr).toBe(0);
   });
 });

@@ -144,7 +144,7 @@ function dropEmptyMeta(o: JsonObject): JsonObject {
 
 function withoutServerFields(o: JsonObject): JsonObject {
   const meta = { ...(o.metadata as JsonObject) };
-  for (const f of ['uid', 'resourceVersion', 'creationTimestamp', 'generation']) delete meta[f];
+  for (const f of ['uid', 'resourceVersion', 'creationTimestamp', 'generation', 'managedFields']) delete meta[f];
   return { ...o, metadata: meta };
 }
 
