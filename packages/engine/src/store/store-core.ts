@@ -141,6 +141,14 @@ interface MemberSizes {
   bytes: number[];
 }
 
+/** What `#normalize` may take from the stored object an update names without checking it again. */
+interface StoredParts {
+  /** Sizes of subtrees validated before (the stored object's members, a patch body's values). */
+  known: (node: object) => number | undefined;
+  /** The stored object's metadata: validated when it was written. */
+  metadata: object;
+}
+
 /** A handful of members: a scan beats a map. */
 function sizeOf(rec: MemberSizes, node: object): number | undefined {
   for (let i = 0; i < rec.nodes.length; i++) {
@@ -331,7 +339,8 @@ export class StoreCore implements ResourceStore {
   async update<K extends Kind>(kind: K, obj: KindMap[K], options: WriteOptions = {}): Promise<KindMap[K]> {
     const info = this.#info(kind);
     const sizes = new Map<object, number>();
-    const input = this.#normalize(info, obj, 'update', sizes, this.#knownSizes(info, obj));
+    const stored = this.#storedFor(info, obj);
+    const input = this.#normalize(info, obj, 'update', sizes, stored);
     return this.#transact(() => this.#remember(info.kind, this.#update(info, input), sizes), options) as KindMap[K];
   }
 
@@ -341,7 +350,8 @@ export class StoreCore implements ResourceStore {
       throw new RequestError('BadRequest', `${kind} has no status subresource; write its status with update`);
     }
     const sizes = new Map<object, number>();
-    const input = this.#normalize(info, obj, 'update', sizes, this.#knownSizes(info, obj));
+    const stored = this.#storedFor(info, obj);
+    const input = this.#normalize(info, obj, 'update', sizes, stored);
     return this.#transact(
       () => this.#remember(info.kind, this.#updateStatus(info, input), sizes),
       options,
@@ -404,7 +414,10 @@ export class StoreCore implements ResourceStore {
       if (causes.length > 0) throw new InvalidSpecError(info.kind, name, causes);
       const stored = this.#memberSizesOf(info.kind, key, current);
       const sizes = new Map<object, number>();
-      const input = this.#normalize(info, patched, 'update', sizes, (n) => sizeOf(stored, n) ?? bodySizes.get(n));
+      const input = this.#normalize(info, patched, 'update', sizes, {
+        known: (n) => sizeOf(stored, n) ?? bodySizes.get(n),
+        metadata: current.metadata,
+      });
       return this.#remember(
         info.kind,
         sub === 'status' ? this.#updateStatus(info, input) : this.#update(info, input),
@@ -1012,16 +1025,19 @@ export class StoreCore implements ResourceStore {
   }
 
   /**
-   * Checks the shape every written object must have and returns a deep-frozen JSON copy; members `known`
-   * has a size for (subtrees of the stored object) are taken as they are. `sizes` receives the members'.
+   * Checks the shape every written object must have and returns a deep-frozen JSON copy; members
+   * `stored.known` has a size for (subtrees of the stored object) are taken as they are, and the stored
+   * object's own metadata, carried over as it is (a status write), is not validated again. `sizes`
+   * receives the members'.
    */
   #normalize(
     info: KindInfo,
     obj: unknown,
     verb: 'create' | 'update',
     sizes: Map<object, number>,
-    known?: (node: object) => number | undefined,
+    stored?: StoredParts,
   ): KubeObject {
+    const known = stored?.known;
     if (!isJsonObject(obj)) {
       throw new RequestError(
         'BadRequest',
@@ -1057,7 +1073,7 @@ export class StoreCore implements ResourceStore {
       value = deepFreeze({ ...value, metadata: {} });
     } else if (!isJsonObject(value.metadata)) {
       causes.push({ field: 'metadata', reason: 'FieldValueInvalid', message: 'must be an object' });
-    } else {
+    } else if (value.metadata !== stored?.metadata) {
       causes.push(...validateMetadata(value.metadata as Record<string, unknown>));
       const m = value.metadata as Record<string, unknown>;
       for (const f of ['name', 'namespace', 'resourceVersion', 'uid'] as const) {
@@ -1070,8 +1086,8 @@ export class StoreCore implements ResourceStore {
     return value;
   }
 
-  /** Member sizes of the stored object an update names, if it exists (for `#normalize`). */
-  #knownSizes(info: KindInfo, obj: unknown): ((node: object) => number | undefined) | undefined {
+  /** Member sizes and metadata of the stored object an update names, if it exists (for `#normalize`). */
+  #storedFor(info: KindInfo, obj: unknown): StoredParts | undefined {
     if (!isJsonObject(obj) || !isJsonObject(obj.metadata)) return undefined;
     const { name, namespace } = obj.metadata;
     if (typeof name !== 'string' || (namespace !== undefined && typeof namespace !== 'string')) return undefined;
@@ -1080,7 +1096,7 @@ export class StoreCore implements ResourceStore {
     const existing = this.#table(info.kind).objects.get(key);
     if (!existing) return undefined;
     const sizes = this.#memberSizesOf(info.kind, key, existing);
-    return (n) => sizeOf(sizes, n);
+    return { known: (n) => sizeOf(sizes, n), metadata: existing.metadata };
   }
 
   /** The sizes of a stored object's object-valued members, measuring those not known yet. */
