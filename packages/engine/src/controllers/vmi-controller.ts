@@ -597,8 +597,10 @@ export class VmiController {
         message: `node ${nodeName} did not confirm the domain was destroyed before the timeout`,
       });
     }
-    const transitions = [...(old.phaseTransitionTimestamps ?? [])];
-    if (transitions.at(-1)?.phase !== phase) transitions.push({ phase, phaseTransitionTimestamp: isoTime(now) });
+    // Kept as it is while the phase stays (it then compares equal without a copy).
+    const before = old.phaseTransitionTimestamps ?? [];
+    const transitions =
+      before.at(-1)?.phase === phase ? before : [...before, { phase, phaseTransitionTimestamp: isoTime(now) }];
     const virtkit: VmiVirtkitStatus = {
       state: summary.state,
       printableStatus: summary.printableStatus,
