@@ -104,6 +104,16 @@ function internalIp(obj: KubeObject): string {
   return a === undefined ? '<none>' : str(rec(a).address);
 }
 
+function externalIp(obj: KubeObject): string {
+  const a = arr(rec(obj.status).addresses).find((x) => rec(x).type === 'ExternalIP');
+  return a === undefined ? '<none>' : str(rec(a).address);
+}
+
+/** A nodeInfo field, or `<unknown>` as kubectl prints a missing one. */
+function nodeInfo(obj: KubeObject, field: string): string {
+  return str(rec(rec(obj.status).nodeInfo)[field]) || '<unknown>';
+}
+
 function eventObject(obj: KubeObject): string {
   const io = rec(obj.involvedObject);
   return `${str(io.kind).toLowerCase()}/${str(io.name)}`;
@@ -168,6 +178,16 @@ const COLUMNS: Record<string, Column[]> = {
     AGE,
     col('Version', (o) => str(rec(rec(o.status).nodeInfo).kubeletVersion), 'Kubelet Version reported by the node.'),
     col('Internal-IP', internalIp, 'List of internal IPs in the node.', 'string', 1),
+    col('External-IP', externalIp, 'List of external IPs in the node.', 'string', 1),
+    col('OS-Image', (o) => nodeInfo(o, 'osImage'), 'OS image reported by the node from /etc/os-release.', 'string', 1),
+    col('Kernel-Version', (o) => nodeInfo(o, 'kernelVersion'), 'Kernel version reported by the node.', 'string', 1),
+    col(
+      'Container-Runtime',
+      (o) => nodeInfo(o, 'containerRuntimeVersion'),
+      'Container runtime and version reported by the node.',
+      'string',
+      1,
+    ),
   ],
   Event: [
     col('Last Seen', lastSeen, 'Time when this Event was last seen'),

@@ -297,3 +297,46 @@ describe('kubectl apply --server-side', () => {
     expect(shared.code, shared.stderr).toBe(0);
   });
 });
+
+describe('kubectl get nodes -o wide', () => {
+  it("shows kubectl's wide node columns", async () => {
+    const node = await h.store.create('Node', { apiVersion: 'v1', kind: 'Node', metadata: { name: 'n1' } } as Node);
+    await h.store.updateStatus('Node', {
+      ...node,
+      status: {
+        conditions: [{ type: 'Ready', status: 'True' }],
+        addresses: [{ type: 'InternalIP', address: '192.168.1.5' }],
+        nodeInfo: { kubeletVersion: 'v1.32.0', osImage: 'Debian GNU/Linux 12 (bookworm)', kernelVersion: '6.1.0' },
+      },
+    } as Node);
+    const r = await kubectl(h, ['get', 'nodes', '-o', 'wide']);
+    const [header, row] = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.trim().split(/\s{2,}/));
+    expect(header).toEqual([
+      'NAME',
+      'STATUS',
+      'ROLES',
+      'AGE',
+      'VERSION',
+      'INTERNAL-IP',
+      'EXTERNAL-IP',
+      'OS-IMAGE',
+      'KERNEL-VERSION',
+      'CONTAINER-RUNTIME',
+    ]);
+    expect(row).toEqual([
+      'n1',
+      'Ready',
+      '<none>',
+      expect.stringMatching(/^\d+s$/),
+      'v1.32.0',
+      '192.168.1.5',
+      '<none>',
+      'Debian GNU/Linux 12 (bookworm)',
+      '6.1.0',
+      '<unknown>',
+    ]);
+  });
+});
