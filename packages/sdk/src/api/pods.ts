@@ -6,7 +6,7 @@
  * that migrated is a new pod, as in KubeVirt). Evicting one does what KubeVirt's eviction webhook does:
  * for LiveMigrate VMIs a migration is started and the eviction refused with 429 until the pod is gone
  * (kubectl drain retries); otherwise the VMI is stopped as evicted, and its VM restarts it per runStrategy.
- * Deleting the pod kills the VMI the same way.
+ * Deleting the pod kills the VMI the same way. A watch of pods follows the VMIs.
  */
 import { createHash } from 'node:crypto';
 import {
@@ -22,14 +22,16 @@ import {
   type VirtualMachineInstance,
   type VirtualMachineInstanceMigration,
   vmiSpecResources,
+  type WatchEvent,
 } from '@virtkit/engine';
-import { contentTypeOf, negotiate, partialObject } from './encode.ts';
+import { contentTypeOf, eventLine, negotiate, partialObject } from './encode.ts';
 import type { HandlerContext, RequestContext } from './handler.ts';
 import { jsonResponse, statusResponse } from './handler.ts';
 import { decodeRequestObject, dryRun, includeObject, type ResourceRoute, respondObject } from './request.ts';
 import { ApiError, methodNotAllowed, notFound, statusOf, successStatus } from './status.ts';
 import { toTable } from './table.ts';
 import type { ApiResponse } from './types.ts';
+import { WatchStream } from './watch-stream.ts';
 
 const PREFIX = 'virt-launcher-';
 const ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
@@ -235,14 +237,7 @@ async function evict(ctx: HandlerContext, rc: RequestContext, namespace: string,
 
 async function list(ctx: HandlerContext, rc: RequestContext, route: ResourceRoute): Promise<ApiResponse> {
   const rep = negotiate(rc.headers.get('accept'));
-  const ls = rc.query.get('labelSelector');
-  const fs = rc.query.get('fieldSelector');
-  const labelSelector = ls ? parseLabelSelector(ls) : undefined;
-  const items = (await podsIn(ctx, route.namespace)).filter(
-    (p) =>
-      (!labelSelector || matchesLabelSelector(labelSelector, p.metadata.labels)) &&
-      (!fs || matchesFieldSelector(fs, p)),
-  );
+  const items = (await podsIn(ctx, route.namespace)).filter(podFilter(rc));
   const resourceVersion = ctx.options.store.currentResourceVersion();
   if (rep.as === 'table') {
     const table = toTable(items, {
@@ -272,7 +267,10 @@ export async function servePods(
   wantsWatch: boolean,
 ): Promise<ApiResponse> {
   const { method } = rc;
-  if (wantsWatch) throw methodNotAllowed('WATCH', 'pods: virt-launcher pods are a view of VMIs; watch the VMIs');
+  if (wantsWatch) {
+    if (method !== 'GET') throw methodNotAllowed(method, 'watch');
+    return watchPods(ctx, rc, route);
+  }
   if (route.name === undefined) {
     if (method !== 'GET' && method !== 'HEAD') throw methodNotAllowed(method, 'pods');
     return list(ctx, rc, route);
@@ -308,4 +306,107 @@ function gracePeriodOf(rc: RequestContext): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+type PodFilter = (pod: KubeObject) => boolean;
+
+function podFilter(rc: RequestContext): PodFilter {
+  const ls = rc.query.get('labelSelector');
+  const fs = rc.query.get('fieldSelector');
+  const labelSelector = ls ? parseLabelSelector(ls) : undefined;
+  return (p) =>
+    (!labelSelector || matchesLabelSelector(labelSelector, p.metadata.labels)) && (!fs || matchesFieldSelector(fs, p));
+}
+
+/**
+ * A watch of pods is a watch of VMIs, each change turned into what happened to the VMI's pod: it appears
+ * when the VMI is placed, changes with it, and is deleted when the VMI ends, goes or moves (a migrated VMI
+ * is a new pod on the target node, like KubeVirt's target virt-launcher pod).
+ */
+async function watchPods(ctx: HandlerContext, rc: RequestContext, route: ResourceRoute): Promise<ApiResponse> {
+  const rep = negotiate(rc.headers.get('accept'));
+  const matches = podFilter(rc);
+  const store = ctx.options.store;
+  const encode = (type: WatchEvent['type'], pod: KubeObject): string => {
+    if (rep.as === 'table') {
+      const table = toTable([pod], {
+        kind: 'Pod',
+        now: ctx.clock.now(),
+        include: includeObject(rc),
+        apiVersion: rep.apiVersion,
+        ...(pod.metadata.resourceVersion === undefined ? {} : { resourceVersion: pod.metadata.resourceVersion }),
+      });
+      return eventLine(type, JSON.stringify(table));
+    }
+    if (rep.as === 'partial') return eventLine(type, JSON.stringify(partialObject(rep.apiVersion, pod)));
+    return eventLine(type, JSON.stringify(pod));
+  };
+  const stream = new WatchStream(ctx.watchLimits);
+  const last = new Map<string, KubeObject>();
+  const keyOf = (v: VirtualMachineInstance): string => `${v.metadata.namespace}/${v.metadata.name}`;
+  let rv = rc.query.get('resourceVersion') ?? '';
+  if (rv === '' || rv === '0') {
+    const { items, resourceVersion } = await store.list(
+      'VirtualMachineInstance',
+      route.namespace === undefined ? {} : { namespace: route.namespace },
+    );
+    for (const vmi of (items as VirtualMachineInstance[]).filter(placed)) {
+      const pod = podOf(vmi);
+      if (!matches(pod)) continue;
+      last.set(keyOf(vmi), pod);
+      stream.push(encode('ADDED', pod));
+    }
+    rv = resourceVersion;
+  } else {
+    // Resuming: what each VMI's pod was then is not kept, so start from the pods there are now.
+    for (const pod of await podsIn(ctx, route.namespace)) {
+      const vmiName = pod.metadata.ownerReferences?.[0]?.name ?? '';
+      if (matches(pod)) last.set(`${pod.metadata.namespace}/${vmiName}`, pod);
+    }
+  }
+  const source = store.watch('VirtualMachineInstance', {
+    ...(route.namespace === undefined ? {} : { namespace: route.namespace }),
+    resourceVersion: rv,
+    signal: stream.signal,
+  }) as AsyncIterable<WatchEvent>;
+  const pump = async (): Promise<void> => {
+    try {
+      for await (const ev of source) {
+        if (stream.signal.aborted) break;
+        if (ev.type === 'BOOKMARK') continue;
+        const vmi = ev.object as VirtualMachineInstance;
+        const key = keyOf(vmi);
+        const before = last.get(key);
+        const after = ev.type !== 'DELETED' && placed(vmi) ? podOf(vmi) : undefined;
+        const now = after && matches(after) ? after : undefined;
+        if (before && (!now || before.metadata.name !== now.metadata.name)) {
+          const gone = { ...before, metadata: { ...before.metadata, resourceVersion: vmi.metadata.resourceVersion } };
+          stream.push(encode('DELETED', gone as KubeObject));
+          last.delete(key);
+        }
+        if (now) {
+          stream.push(encode(last.has(key) ? 'MODIFIED' : 'ADDED', now));
+          last.set(key, now);
+        }
+      }
+    } catch (err) {
+      stream.fail(err);
+    } finally {
+      stream.finish();
+    }
+  };
+  void pump();
+  ctx.watches.add(stream);
+  const timeout = Number(rc.query.get('timeoutSeconds') ?? 0);
+  const timer = timeout > 0 ? ctx.clock.setTimer(timeout * 1000, () => stream.finish()) : undefined;
+  stream.signal.addEventListener(
+    'abort',
+    () => {
+      timer?.cancel();
+      ctx.watches.delete(stream);
+    },
+    { once: true },
+  );
+  const contentType = rep.as === 'json' ? 'application/json' : contentTypeOf(rep);
+  return { status: 200, headers: { 'content-type': contentType, 'cache-control': 'no-cache, private' }, stream };
 }

@@ -107,7 +107,7 @@ export const PODS: ServedResource = {
   storeKind: undefined,
   storageApiVersion: 'v1',
   categories: ['all'],
-  verbs: ['delete', 'get', 'list'],
+  verbs: ['delete', 'get', 'list', 'watch'],
 };
 
 export interface GroupVersion {

@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { KubeObject, Node, VirtualMachineInstance, VirtualMachineInstanceReplicaSet } from '@virtkit/engine';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type Harness, kubectl, startServer, vm } from './support.ts';
+import { type Harness, kubectl, kubectlUntil, startServer, vm } from './support.ts';
 
 let h: Harness;
 
@@ -338,5 +338,29 @@ describe('kubectl get nodes -o wide', () => {
       '6.1.0',
       '<unknown>',
     ]);
+  });
+});
+
+describe('kubectl get pods -w', () => {
+  it('follows the VMIs: a pod appears when placed and a migrated VMI is a new pod', async () => {
+    await placedVmi('mover', 'node-a');
+    const w = kubectlUntil(h, ['get', 'pods', '-w', '--output-watch-events', '-o', 'wide'], (out) =>
+      /ADDED\s+virt-launcher-mover-\w{5}.*node-b/.test(out),
+    );
+    while (!/virt-launcher-mover/.test(w.stdout())) await new Promise((r) => setTimeout(r, 20));
+    const vmi = await h.store.get('VirtualMachineInstance', 'default', 'mover');
+    await h.store.updateStatus('VirtualMachineInstance', { ...vmi, status: { ...vmi.status, nodeName: 'node-b' } });
+    const events = (await w.result)
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => l.trim().split(/\s+/));
+    expect(events.map((e) => [e[0], e[7]])).toEqual([
+      ['ADDED', 'node-a'],
+      ['DELETED', 'node-a'],
+      ['ADDED', 'node-b'],
+    ]);
+    expect(events[0]![1]).toBe(events[1]![1]);
+    expect(events[2]![1]).not.toBe(events[0]![1]);
   });
 });
