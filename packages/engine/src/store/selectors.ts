@@ -404,6 +404,11 @@ export const SUPPORTED_FIELDS: readonly string[] = Object.freeze([
   'involvedObject.kind',
   'involvedObject.namespace',
   'involvedObject.uid',
+  // kubectl events --for=kind/name selects on these too, as the apiserver allows for Events.
+  'involvedObject.apiVersion',
+  'involvedObject.resourceVersion',
+  'involvedObject.fieldPath',
+  'reportingComponent',
   'reason',
   'type',
 ]);

@@ -364,3 +364,29 @@ describe('kubectl get pods -w', () => {
     expect(events[2]![1]).not.toBe(events[0]![1]);
   });
 });
+
+describe('kubectl events', () => {
+  it('lists the events of one object with --for', async () => {
+    const vmi = await placedVmi('ev', 'node-a');
+    for (const [name, involved] of [
+      ['ev.1', { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachineInstance', name: 'ev', uid: vmi.metadata.uid }],
+      ['other.1', { apiVersion: 'kubevirt.io/v1', kind: 'VirtualMachineInstance', name: 'other' }],
+    ] as const) {
+      await h.store.create('Event', {
+        apiVersion: 'v1',
+        kind: 'Event',
+        metadata: { name, namespace: 'default' },
+        involvedObject: { ...involved, namespace: 'default' },
+        reason: 'Started',
+        message: `${involved.name} started`,
+        type: 'Normal',
+        lastTimestamp: new Date().toISOString(),
+      } as unknown as KubeObject as never);
+    }
+    const r = await kubectl(h, ['events', '--for', 'vmi/ev']);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toMatch(
+      /^LAST SEEN\s+TYPE\s+REASON\s+OBJECT\s+MESSAGE\n\S+\s+Normal\s+Started\s+VirtualMachineInstance\/ev\s+ev started\n$/,
+    );
+  });
+});
