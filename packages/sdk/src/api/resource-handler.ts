@@ -7,11 +7,11 @@ import type { HandlerContext, RequestContext } from './handler.ts';
 import { statusResponse } from './handler.ts';
 import { servePods } from './pods.ts';
 import { boolParam, type ResourceRoute, subject } from './request.ts';
-import { PODS, qualifiedName } from './resources.ts';
+import { PODS, qualifiedName, SERVICES } from './resources.ts';
 import { ApiError, methodNotAllowed, notFound, statusFromError } from './status.ts';
 import type { ApiResponse } from './types.ts';
 import { deleteCollection, remove } from './verbs-delete.ts';
-import { get, list, serveNamespaces } from './verbs-read.ts';
+import { get, list, serveNamespaces, serveServices } from './verbs-read.ts';
 import { serveScale } from './verbs-scale.ts';
 import { watch } from './verbs-watch.ts';
 import { create, patch, update } from './verbs-write.ts';
@@ -49,6 +49,10 @@ async function dispatch(ctx: HandlerContext, rc: RequestContext, route: Resource
   const isCollection = route.name === undefined;
   const wantsWatch = route.watchPrefix || boolParam(rc.query, 'watch');
   if (r === PODS) return servePods(ctx, rc, route, wantsWatch);
+  if (r === SERVICES) {
+    if (wantsWatch) throw methodNotAllowed('WATCH', 'services: virtkit runs no services');
+    return serveServices(ctx, rc, route);
+  }
   if (route.subresource === 'scale' && r.scalable && route.name !== undefined && !wantsWatch) {
     return serveScale(ctx, rc, route);
   }

@@ -110,6 +110,27 @@ export const PODS: ServedResource = {
   verbs: ['delete', 'get', 'list', 'watch'],
 };
 
+/**
+ * Services: virtkit runs none, but `kubectl cluster-info` lists them to find the control plane; an empty,
+ * read-only collection answers it truthfully (see verbs-read.ts).
+ */
+export const SERVICES: ServedResource = {
+  group: '',
+  version: 'v1',
+  apiVersion: 'v1',
+  plural: 'services',
+  singular: 'service',
+  kind: 'Service',
+  shortNames: ['svc'],
+  namespaced: true,
+  hasStatus: false,
+  scalable: false,
+  storeKind: undefined,
+  storageApiVersion: 'v1',
+  categories: [],
+  verbs: ['get', 'list'],
+};
+
 export interface GroupVersion {
   group: string;
   version: string;
@@ -137,6 +158,7 @@ function buildGroups(): ApiGroup[] {
   }
   add(NAMESPACES);
   add(PODS);
+  add(SERVICES);
   const groups: ApiGroup[] = [];
   for (const [name, versions] of byGroup) {
     groups.push({ name, versions: [...versions].map(([version, resources]) => ({ group: name, version, resources })) });

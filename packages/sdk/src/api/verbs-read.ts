@@ -99,3 +99,26 @@ export async function serveNamespaces(
   }
   return { status: 200, headers: { 'content-type': 'application/json' }, body: listJson(ctx.json, r, items, rv) };
 }
+
+/** The empty `services` collection (see resources.ts): lists answer with no items, a name with NotFound. */
+export function serveServices(ctx: HandlerContext, rc: RequestContext, route: ResourceRoute): ApiResponse {
+  if (rc.method !== 'GET' && rc.method !== 'HEAD') {
+    throw methodNotAllowed(rc.method, 'services: virtkit runs no services');
+  }
+  if (route.name !== undefined || route.subresource !== undefined) {
+    throw notFound(`services "${route.name ?? ''}" not found`);
+  }
+  const rep = negotiate(rc.headers.get('accept'));
+  const resourceVersion = ctx.options.store.currentResourceVersion();
+  if (rep.as === 'table') {
+    const table = toTable([], {
+      kind: 'Service',
+      now: ctx.clock.now(),
+      include: includeObject(rc),
+      apiVersion: rep.apiVersion,
+      resourceVersion,
+    });
+    return jsonResponse(200, table, contentTypeOf(rep));
+  }
+  return jsonResponse(200, { kind: 'ServiceList', apiVersion: 'v1', metadata: { resourceVersion }, items: [] });
+}

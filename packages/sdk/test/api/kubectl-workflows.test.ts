@@ -390,3 +390,14 @@ describe('kubectl events', () => {
     );
   });
 });
+
+describe('kubectl cluster-info', () => {
+  it('names the control plane', async () => {
+    const r = await kubectl(h, ['cluster-info']);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toContain(`Kubernetes control plane is running at ${h.server.url}`);
+    const svc = await kubectl(h, ['get', 'services', '-A']);
+    expect(svc.code).toBe(0);
+    expect(svc.stderr).toBe('No resources found\n');
+  });
+});

@@ -277,6 +277,7 @@ describe('discovery', () => {
       'nodes/status',
       'pods',
       'pods/eviction',
+      'services',
     ]);
     const groups = (await raw(h.server, '/apis')).json() as {
       groups: { name: string; preferredVersion: { version: string } }[];
