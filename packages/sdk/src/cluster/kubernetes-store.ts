@@ -498,6 +498,10 @@ export class KubernetesStore implements ResourceStore {
     const info = KINDS[kind];
     obj.apiVersion = info.apiVersion;
     obj.kind = info.kind;
+    // Field ownership is the API server's bookkeeping for its clients; the store contract has no
+    // managedFields (client-go informers commonly drop them too), and the server keeps them across writes.
+    if (obj.metadata && 'managedFields' in obj.metadata)
+      delete (obj.metadata as { managedFields?: unknown }).managedFields;
     return obj;
   }
 
