@@ -27,13 +27,14 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 
 const keyOf = (p: Path): string => JSON.stringify(p);
 
-function jsonEqual(a: unknown, b: unknown): boolean {
+/** Deep equality of JSON values; an undefined member counts as absent. */
+export function sameJson(a: unknown, b: unknown): boolean {
   if (a === b) return true;
-  if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((x, i) => jsonEqual(x, b[i]));
+  if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((x, i) => sameJson(x, b[i]));
   if (!isObject(a) || !isObject(b)) return false;
   const ka = Object.keys(a).filter((k) => a[k] !== undefined);
   const kb = Object.keys(b).filter((k) => b[k] !== undefined);
-  return ka.length === kb.length && ka.every((k) => jsonEqual(a[k], b[k]));
+  return ka.length === kb.length && ka.every((k) => sameJson(a[k], b[k]));
 }
 
 /** The fields an object sets, each with its value: leaves of nested objects; lists and `{}` are leaves. */
@@ -145,7 +146,7 @@ export function attributeUpdate(before: KubeObject | undefined, after: KubeObjec
   const old = before ? leaves(before) : new Map<string, { path: Path; value: unknown }>();
   const now = leaves(after);
   const touched: Path[] = [];
-  for (const [k, v] of now) if (!jsonEqual(old.get(k)?.value, v.value) || !old.has(k)) touched.push(v.path);
+  for (const [k, v] of now) if (!sameJson(old.get(k)?.value, v.value) || !old.has(k)) touched.push(v.path);
   for (const [k, v] of old) if (!now.has(k)) touched.push(v.path);
   const exists = (p: Path): boolean => [...now.values()].some((l) => overlaps(l.path, p) && l.path.length >= p.length);
   const entries: ManagedFieldsEntry[] = [];
@@ -200,7 +201,7 @@ export function planApply(live: KubeObject | undefined, config: KubeObject, a: A
     const taken = new Set<Path>();
     for (const { path, value } of applied.values()) {
       if (!fields.some((p) => overlaps(p, path))) continue;
-      if (jsonEqual(valueAt(live, path), value)) continue;
+      if (sameJson(valueAt(live, path), value)) continue;
       conflicts.push({ manager: e.manager, path });
       for (const p of fields) if (overlaps(p, path)) taken.add(p);
     }

@@ -15,7 +15,7 @@ import { bodyText, decodeBody, decodeYaml, parseMediaTypes, requireObject } from
 import { negotiate, served } from './encode.ts';
 import type { HandlerContext, RequestContext } from './handler.ts';
 import { statusResponse } from './handler.ts';
-import { attributeUpdate, finishApply, managerOf, planApply } from './managed-fields.ts';
+import { attributeUpdate, finishApply, managerOf, planApply, sameJson } from './managed-fields.ts';
 import {
   boolParam,
   decodeRequestObject,
@@ -121,6 +121,22 @@ export function prepare(ctx: HandlerContext, submitted: KubeObject): { obj: Kube
   return { obj, warnings };
 }
 
+/**
+ * KubeVirt's VMI update webhook refuses spec changes: a VMI is one boot of a guest, its spec fixed when it
+ * started (change the VM and restart it instead). Metadata and status stay writable.
+ */
+function refuseVmiSpecChange(ctx: HandlerContext, existing: KubeObject, next: KubeObject): void {
+  if (existing.kind !== 'VirtualMachineInstance') return;
+  const before = ctx.options.defaults === false ? existing : defaultObject(existing);
+  if (sameJson((before as { spec?: unknown }).spec, (next as { spec?: unknown }).spec)) return;
+  // A webhook's denial carries no reason; kubectl prints it as `Error from server: admission webhook ...`.
+  throw new ApiError(
+    422,
+    '',
+    'admission webhook "virtualmachineinstances-update-validator.kubevirt.io" denied the request: update of VMI object is restricted',
+  );
+}
+
 export async function create(ctx: HandlerContext, rc: RequestContext, route: ResourceRoute): Promise<ApiResponse> {
   const r = route.resource;
   const kind = kindOf(r);
@@ -166,6 +182,7 @@ export async function update(ctx: HandlerContext, rc: RequestContext, route: Res
   const prepared = status ? { obj: submitted, warnings: [] } : prepare(ctx, submitted);
   const warnings = prepared.warnings;
   const existing = (await ctx.options.store.get(kind, route.namespace, route.name!)) as KubeObject;
+  if (!status) refuseVmiSpecChange(ctx, existing, prepared.obj);
   const obj = status ? prepared.obj : attributeUpdate(existing, prepared.obj, attribution(ctx, rc, r));
   if (isDry) return respondObject(r, rep, ctx, rc, obj, 200, warnings);
   return respondObject(r, rep, ctx, rc, await write(ctx, kind, obj, status), 200, warnings);
@@ -253,6 +270,7 @@ export async function patch(ctx: HandlerContext, rc: RequestContext, route: Reso
     const ownPrecondition = next.metadata.resourceVersion !== undefined && next.metadata.resourceVersion !== currentRv;
     if (!next.metadata.resourceVersion && currentRv !== undefined) next.metadata.resourceVersion = currentRv;
     const prepared = status ? { obj: next, warnings: [] } : prepare(ctx, next);
+    if (!status) refuseVmiSpecChange(ctx, current, prepared.obj);
     const warnings = prepared.warnings;
     const obj = status || patchType === 'apply' ? prepared.obj : attributeUpdate(current, prepared.obj, who);
     if (isDryRun) return respondObject(r, rep, ctx, rc, obj, 200, warnings);

@@ -401,3 +401,26 @@ describe('kubectl cluster-info', () => {
     expect(svc.stderr).toBe('No resources found\n');
   });
 });
+
+describe('VMI updates', () => {
+  it("refuses a change to a VMI's spec like KubeVirt's webhook, and allows its metadata", async () => {
+    await placedVmi('fixed', 'node-a');
+    const spec = await kubectl(h, [
+      'patch',
+      'vmi',
+      'fixed',
+      '--type',
+      'merge',
+      '-p',
+      '{"spec":{"domain":{"memory":{"guest":"256Mi"}}}}',
+    ]);
+    expect(spec.code).not.toBe(0);
+    expect(spec.stderr).toBe(
+      'Error from server: admission webhook "virtualmachineinstances-update-validator.kubevirt.io" denied the request: update of VMI object is restricted\n',
+    );
+    expect((await h.store.get('VirtualMachineInstance', 'default', 'fixed')).spec.domain.memory?.guest).toBe('128Mi');
+    const label = await kubectl(h, ['label', 'vmi', 'fixed', 'env=prod']);
+    expect(label.stdout, label.stderr).toBe('virtualmachineinstance.kubevirt.io/fixed labeled\n');
+    expect((await h.store.get('VirtualMachineInstance', 'default', 'fixed')).metadata.labels).toEqual({ env: 'prod' });
+  });
+});
