@@ -47,6 +47,8 @@ export class VmController {
   #createErrors = new Map<string, string>();
   /** The status this controller last wrote per VM (its own write coming back needs no reconcile). */
   #written = new Map<string, VirtualMachineStatus | undefined>();
+  /** The status a write in flight is storing per VM (its watch event can arrive before the write returns). */
+  #writing = new Map<string, VirtualMachineStatus>();
 
   constructor(ctx: ControllerContext) {
     this.#ctx = ctx;
@@ -61,7 +63,7 @@ export class VmController {
       add: (o) => this.queue.add(keyOf(o)),
       update: (o, n) => {
         const key = keyOf(n);
-        if (n.status !== undefined && n.status === this.#written.get(key) && onlyStatusChanged(o, n)) return;
+        if (this.#isOwnStatus(key, n.status) && onlyStatusChanged(o, n)) return;
         this.queue.add(key);
       },
       delete: (o) => this.queue.add(keyOf(o)),
@@ -162,7 +164,22 @@ export class VmController {
     const drop = settledRequests({ ...vm, status: { ...vm.status, stateChangeRequests: requests } }, owned);
     if (drop > 0) requests = requests.slice(drop);
     await this.#writeStatus(vm, owned, now, { requests, startFailure, foreign });
+    // The decision above was made with the settled requests still queued; the rest (a restart's Start after
+    // its Stop) is acted on by a fresh pass. This controller's own status write does not bring one.
+    if (drop > 0 && requests.length > 0) this.queue.add(key);
     return requeueAfterMs === undefined ? undefined : { requeueAfterMs };
+  }
+
+  /**
+   * Whether `status` is the one this controller last wrote for the VM, or the one a write of it in flight
+   * is storing: the store hands the watch its event before the writer's call returns, so the informer can
+   * see the write before the writer has noted it.
+   */
+  #isOwnStatus(key: string, status: VirtualMachineStatus | undefined): boolean {
+    if (status === undefined) return false;
+    if (status === this.#written.get(key)) return true;
+    const writing = this.#writing.get(key);
+    return writing !== undefined && jsonEqual(status, writing);
   }
 
   /** CrashLoopBackOff bookkeeping (KubeVirt's syncStartFailureStatus, with a stable-run reset). */
@@ -339,7 +356,13 @@ export class VmController {
     if (sf) status.startFailure = sf;
     else delete status.startFailure;
     if (jsonEqual(status, old)) return;
-    const updated = await ctx.store.updateStatus('VirtualMachine', { ...vm, status }, { shared: true });
+    this.#writing.set(key, status);
+    let updated: VirtualMachine;
+    try {
+      updated = await ctx.store.updateStatus('VirtualMachine', { ...vm, status }, { shared: true });
+    } finally {
+      this.#writing.delete(key);
+    }
     this.#written.set(key, updated.status);
     ctx.informers.vm.observe(updated);
   }

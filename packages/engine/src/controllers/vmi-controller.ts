@@ -102,6 +102,8 @@ interface Runtime {
   retries: Map<number, number>;
   /** Last status written, to skip no-op writes. */
   written: VirtualMachineInstanceStatus | undefined;
+  /** The status a write in flight is storing (its watch event can arrive before the write returns). */
+  writing?: VirtualMachineInstanceStatus | undefined;
   rebootHandled: string | undefined;
   migrationRejected: { name: string; message: string } | undefined;
   lastNode: string | undefined;
@@ -136,7 +138,7 @@ export class VmiController {
       update: (o, n) => {
         const key = keyOf(n);
         // Our own status write coming back changes nothing we would act on.
-        if (n.status !== undefined && n.status === this.#runtimes.get(key)?.written && onlyStatusChanged(o, n)) return;
+        if (isOwnStatus(n.status, this.#runtimes.get(key)) && onlyStatusChanged(o, n)) return;
         this.queue.add(key);
       },
       delete: (o) => this.queue.add(keyOf(o)),
@@ -654,18 +656,24 @@ export class VmiController {
       return;
     }
     const { namespace, name } = splitKey(key);
-    const updated = await this.#ctx.store.patch(
-      'VirtualMachineInstance',
-      namespace,
-      name,
-      'json',
-      [
-        { op: 'test', path: '/metadata/uid', value: rt.uid },
-        { op: 'add', path: '/status', value: status },
-      ],
-      // The store's own (frozen) object: it only goes into the informer.
-      { subresource: 'status', shared: true },
-    );
+    rt.writing = status;
+    let updated: VirtualMachineInstance;
+    try {
+      updated = await this.#ctx.store.patch(
+        'VirtualMachineInstance',
+        namespace,
+        name,
+        'json',
+        [
+          { op: 'test', path: '/metadata/uid', value: rt.uid },
+          { op: 'add', path: '/status', value: status },
+        ],
+        // The store's own (frozen) object: it only goes into the informer.
+        { subresource: 'status', shared: true },
+      );
+    } finally {
+      rt.writing = undefined;
+    }
     rt.written = updated.status;
     rt.statusFrom = this.#statusInputs(key, rt, s, updated);
     this.#ctx.informers.vmi.observe(updated);
@@ -972,4 +980,14 @@ function min(a: number | undefined, b: number | undefined): number | undefined {
   if (a === undefined) return b;
   if (b === undefined) return a;
   return Math.min(a, b);
+}
+
+/**
+ * Whether `status` is the one this controller last wrote for the VMI, or the one a write of it in flight is
+ * storing: the store hands the watch its event before the writer's call returns, so the informer can see
+ * the write before the writer has noted it.
+ */
+function isOwnStatus(status: VirtualMachineInstanceStatus | undefined, rt: Runtime | undefined): boolean {
+  if (status === undefined || rt === undefined) return false;
+  return status === rt.written || (rt.writing !== undefined && jsonEqual(status, rt.writing));
 }
