@@ -7,26 +7,41 @@
 import type { KubeObject } from '../resources/meta.ts';
 import { jsonEqual } from '../store/json.ts';
 
-/** Whether `now` is `old` with nothing but `status` (and the resourceVersion) changed. */
+/**
+ * Whether `now` is `old` with nothing but `status` (and the resourceVersion) changed. Runs on every informer
+ * update of a VM and a VMI, so members are walked in place rather than gathered into key sets.
+ */
 export function onlyStatusChanged(old: KubeObject, now: KubeObject): boolean {
-  for (const key of new Set([...Object.keys(old), ...Object.keys(now)])) {
-    if (key === 'status') continue;
-    const a = (old as unknown as Record<string, unknown>)[key];
-    const b = (now as unknown as Record<string, unknown>)[key];
+  const a = old as unknown as Record<string, unknown>;
+  const b = now as unknown as Record<string, unknown>;
+  for (const key in a) {
+    if (key === 'status' || !Object.hasOwn(a, key)) continue;
     if (key === 'metadata') {
       if (!sameMetadata(old.metadata, now.metadata)) return false;
-    } else if (!jsonEqual(a, b)) return false;
+    } else if (!jsonEqual(a[key], b[key])) return false;
+  }
+  // A member only `now` has differs unless it is undefined (`old`'s own members were compared above).
+  for (const key in b) {
+    if (key === 'status' || !Object.hasOwn(b, key) || Object.hasOwn(a, key)) continue;
+    if (key === 'metadata') {
+      if (!sameMetadata(old.metadata, now.metadata)) return false;
+    } else if (b[key] !== undefined) return false;
   }
   return true;
 }
 
 function sameMetadata(a: KubeObject['metadata'], b: KubeObject['metadata']): boolean {
   if (a === b) return true;
-  const ka = Object.keys(a).filter((k) => k !== 'resourceVersion');
-  const kb = Object.keys(b).filter((k) => k !== 'resourceVersion');
-  if (ka.length !== kb.length) return false;
-  for (const k of ka) {
-    if (!jsonEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+  if (a === undefined || b === undefined) return false;
+  const ma = a as Record<string, unknown>;
+  const mb = b as Record<string, unknown>;
+  let na = 0;
+  for (const k in ma) {
+    if (k === 'resourceVersion' || !Object.hasOwn(ma, k)) continue;
+    na++;
+    if (!Object.hasOwn(mb, k) || !jsonEqual(ma[k], mb[k])) return false;
   }
-  return true;
+  let nb = 0;
+  for (const k in mb) if (k !== 'resourceVersion' && Object.hasOwn(mb, k)) nb++;
+  return na === nb;
 }
