@@ -388,6 +388,7 @@ export class NodeController {
       conditions,
       nodeInfo: {
         ...Object.fromEntries(Object.entries(info.versions).map(([k, v]) => [`${k}Version`, v])),
+        ...kubernetesNodeInfo(info.versions),
         hypervisor: info.hypervisor,
       },
       addresses: [
@@ -399,6 +400,19 @@ export class NodeController {
 }
 
 const sameJson = jsonEqual;
+
+/**
+ * The nodeInfo fields kubectl shows (`get nodes` VERSION, `-o wide` CONTAINER-RUNTIME, `describe node`): the
+ * node agent stands in for the kubelet and the hypervisor stack for the container runtime.
+ */
+function kubernetesNodeInfo(versions: Readonly<Record<string, string>>): Record<string, string> {
+  const out: Record<string, string> = { operatingSystem: 'linux' };
+  if (versions.agent !== undefined) out.kubeletVersion = `virtkit-agent-${versions.agent}`;
+  else if (versions.sim !== undefined) out.kubeletVersion = `virtkit-sim-${versions.sim}`;
+  if (versions.libvirt !== undefined) out.containerRuntimeVersion = `libvirt://${versions.libvirt}`;
+  else if (versions.sim !== undefined) out.containerRuntimeVersion = `sim://${versions.sim}`;
+  return out;
+}
 
 function sameTaints(a: readonly { key: string; effect: string; value?: string }[], b: typeof a): boolean {
   return (

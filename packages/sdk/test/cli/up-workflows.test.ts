@@ -1,0 +1,84 @@
+/**
+ * Node workflows against `virtkit up` with the engine and simulated nodes, driven by the real kubectl:
+ * node versions, `describe node` with the VM's virt-launcher pod, and `kubectl drain` live-migrating a
+ * LiveMigrate VM to the other node through pod eviction.
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const dir = mkdtempSync(join(tmpdir(), 'virtkit-up-nodes-'));
+const kubeconfig = join(dir, 'kubeconfig');
+let proc: ChildProcess;
+let output = '';
+
+beforeAll(async () => {
+  const main = new URL('../../src/cli/main.ts', import.meta.url).pathname;
+  proc = spawn(
+    process.execPath,
+    ['--conditions=@virtkit/source', main, 'up', '--nodes', '2', '--kubeconfig', kubeconfig, '--speed', '20'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  await new Promise<void>((resolve, reject) => {
+    const onData = (b: Buffer) => {
+      output += b.toString();
+      if (output.includes('kubeconfig written')) resolve();
+    };
+    proc.stdout?.on('data', onData);
+    proc.stderr?.on('data', onData);
+    proc.on('exit', (code) => reject(new Error(`virtkit up exited ${code}: ${output}`)));
+  });
+}, 60_000);
+
+afterAll(async () => {
+  if (proc && proc.exitCode === null) proc.kill('SIGKILL');
+});
+
+const kubectl = async (...args: string[]) =>
+  (await run('kubectl', ['--kubeconfig', kubeconfig, '--cache-dir', join(dir, 'cache'), ...args])).stdout;
+
+it('shows node versions, the VM in describe node, and drains it by live migration', async () => {
+  const nodes = await kubectl('get', 'nodes', '-o', 'wide');
+  expect(nodes).toMatch(
+    /node-1\s+Ready\s+<none>\s+\S+\s+virtkit-sim-\S+\s+<none>\s+<none>\s+<unknown>\s+<unknown>\s+sim:\/\//,
+  );
+
+  writeFileSync(
+    join(dir, 'vm.yaml'),
+    `apiVersion: kubevirt.io/v1
+kind: VirtualMachine
+metadata: { name: mover }
+spec:
+  runStrategy: Always
+  template:
+    spec:
+      evictionStrategy: LiveMigrate
+      domain:
+        devices: { disks: [{ name: root, disk: { bus: virtio } }] }
+        resources: { requests: { memory: 128Mi } }
+      volumes: [{ name: root, containerDisk: { image: cirros } }]
+`,
+  );
+  await kubectl('apply', '-f', join(dir, 'vm.yaml'));
+  await kubectl('wait', '--for=condition=Ready', 'vmi/mover', '--timeout=60s');
+  const from = await kubectl('get', 'vmi', 'mover', '-o', 'jsonpath={.status.nodeName}');
+  const described = await kubectl('describe', 'node', from);
+  expect(described).toMatch(/Non-terminated Pods:\s+\(1 in total\)/);
+  expect(described).toMatch(/default\s+virt-launcher-mover-\w{5}\s+1 \(25%\)/);
+
+  const drained = await kubectl('drain', from, '--timeout=90s');
+  // The first eviction is refused while the VM migrates (kubectl retries); the retry finds the pod gone.
+  expect(drained).toMatch(
+    /^node\/node-\d cordoned\nevicting pod default\/virt-launcher-mover-\w{5}\n(.*\n)*node\/node-\d drained\n$/,
+  );
+  const to = await kubectl('get', 'vmi', 'mover', '-o', 'jsonpath={.status.nodeName} {.status.phase}');
+  expect(to).toMatch(/^node-\d Running$/);
+  expect(to.split(' ')[0]).not.toBe(from);
+  const migrations = await kubectl('get', 'vmim', '-o', 'jsonpath={.items[*].status.phase}');
+  expect(migrations).toBe('Succeeded');
+  expect(await kubectl('uncordon', from)).toContain('uncordoned');
+}, 180_000);
