@@ -93,7 +93,28 @@ export class VmController {
       this.#written.delete(key);
       return undefined;
     }
-    const found = ctx.informers.vmi.getByKey(key);
+    let found = ctx.informers.vmi.getByKey(key);
+    // A VMI of the VM's name that nobody controls (e.g. left by `kubectl delete vm --cascade=orphan`) is
+    // adopted, as KubeVirt's VM controller claims it by name; one controlled by something else stays foreign.
+    // The VM is read again first (KubeVirt's deletion recheck): the informer may not have seen it being
+    // deleted yet, and adopting then would undo the orphaning that deletion just did.
+    if (found && !controllerOf(found) && !found.metadata.deletionTimestamp && !vm.metadata.deletionTimestamp) {
+      const fresh = await ctx.store.tryGet('VirtualMachine', vm.metadata.namespace, vm.metadata.name ?? '');
+      if (fresh && fresh.metadata.uid === vm.metadata.uid && !fresh.metadata.deletionTimestamp) {
+        found = await ctx.store.update(
+          'VirtualMachineInstance',
+          {
+            ...found,
+            metadata: {
+              ...found.metadata,
+              ownerReferences: [...(found.metadata.ownerReferences ?? []), controllerRef(vm)],
+            },
+          },
+          { shared: true },
+        );
+        ctx.informers.vmi.observe(found);
+      }
+    }
     const vmi = found && isControlledBy(found, vm) ? found : undefined;
     const foreign = found && !vmi ? found : undefined;
     const now = ctx.clock.now();

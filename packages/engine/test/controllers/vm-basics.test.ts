@@ -85,4 +85,26 @@ describe('engine: VM basics', () => {
     expect(c.node(node).count('shutdownDomain')).toBe(1);
     expect(c.node(node).count('undefineDomain')).toBe(1);
   });
+
+  it('a VM adopts the orphan VMI of its name, left running by a delete with propagation Orphan', async () => {
+    c = await cluster();
+    await c.store.create('VirtualMachine', vm('kept', 'Always'));
+    await c.until(async () => (await printable(c!, 'kept')) === 'Running', 'kept Running');
+    const before = (await getVMI(c, 'kept'))!;
+    await c.store.delete('VirtualMachine', NS, 'kept', { propagationPolicy: 'Orphan' });
+    await c.until(async () => !(await getVM(c!, 'kept')), 'VM gone');
+    await c.clock.advance(5000);
+    const orphan = await getVMI(c, 'kept');
+    expect(orphan?.metadata.uid).toBe(before.metadata.uid);
+    expect(orphan?.metadata.ownerReferences).toBeUndefined();
+    expect(orphan?.status?.phase).toBe('Running');
+    const again = await c.store.create('VirtualMachine', vm('kept', 'Always'));
+    await c.until(async () => (await printable(c!, 'kept')) === 'Running', 'adopted and Running');
+    const vmi = (await getVMI(c, 'kept'))!;
+    expect(vmi.metadata.uid).toBe(before.metadata.uid);
+    expect(vmi.metadata.ownerReferences).toEqual([
+      expect.objectContaining({ uid: again.metadata.uid, controller: true }),
+    ]);
+    expect((await getVM(c, 'kept'))?.status?.conditions?.find((x) => x.type === 'Failure')).toBeUndefined();
+  });
 });

@@ -1,7 +1,7 @@
 /**
  * Node workflows against `virtkit up` with the engine and simulated nodes, driven by the real kubectl:
  * node versions, `describe node` with the VM's virt-launcher pod, and `kubectl drain` live-migrating a
- * LiveMigrate VM to the other node through pod eviction.
+ * LiveMigrate VM to the other node through pod eviction, then an orphaned VMI adopted by its VM again.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -81,4 +81,16 @@ spec:
   const migrations = await kubectl('get', 'vmim', '-o', 'jsonpath={.items[*].status.phase}');
   expect(migrations).toBe('Succeeded');
   expect(await kubectl('uncordon', from)).toContain('uncordoned');
+
+  // --cascade=orphan keeps the VMI running; the VM applied again adopts it instead of reporting VMIExists.
+  const uid = await kubectl('get', 'vmi', 'mover', '-o', 'jsonpath={.metadata.uid}');
+  await kubectl('delete', 'vm', 'mover', '--cascade=orphan');
+  expect(await kubectl('get', 'vmi', 'mover', '-o', 'jsonpath={.status.phase} {.metadata.ownerReferences}')).toBe(
+    'Running ',
+  );
+  await kubectl('apply', '-f', join(dir, 'vm.yaml'));
+  await kubectl('wait', '--for=jsonpath={.status.printableStatus}=Running', 'vm/mover', '--timeout=60s');
+  expect(
+    await kubectl('get', 'vmi', 'mover', '-o', 'jsonpath={.metadata.uid} {.metadata.ownerReferences[0].kind}'),
+  ).toBe(`${uid} VirtualMachine`);
 }, 180_000);
