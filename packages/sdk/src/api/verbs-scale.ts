@@ -13,10 +13,11 @@ import {
 import { bodyText, decodeBody, requireObject } from './body.ts';
 import type { HandlerContext, RequestContext } from './handler.ts';
 import { jsonResponse } from './handler.ts';
+import { attributeUpdate } from './managed-fields.ts';
 import { decodeRequestObject, dryRun, kindOf, type ResourceRoute } from './request.ts';
 import { badRequest, invalidField, methodNotAllowed } from './status.ts';
 import type { ApiResponse } from './types.ts';
-import { patchTypeOf, prepare, write } from './verbs-write.ts';
+import { attribution, patchTypeOf, prepare, write } from './verbs-write.ts';
 
 interface Scale {
   kind: 'Scale';
@@ -102,7 +103,8 @@ export async function serveScale(ctx: HandlerContext, rc: RequestContext, route:
       metadata: { ...current.metadata, resourceVersion: resourceVersion ?? current.metadata.resourceVersion },
       spec: { ...rec((current as { spec?: unknown }).spec), replicas },
     } as KubeObject;
-    const { obj } = prepare(ctx, next);
+    // The scaler owns spec.replicas from now on, so a later apply of another count conflicts with it.
+    const obj = attributeUpdate(current, prepare(ctx, next).obj, attribution(ctx, rc, r));
     if (dryRun(rc.query)) return jsonResponse(200, scaleOf(obj));
     try {
       return jsonResponse(200, scaleOf(await write(ctx, kind, obj as KindMap[typeof kind] & KubeObject, false)));

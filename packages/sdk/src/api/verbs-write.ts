@@ -37,7 +37,7 @@ const PATCH_TYPES: Record<string, PatchType | 'apply'> = {
   'application/apply-patch+yaml': 'apply',
 };
 
-function attribution(ctx: HandlerContext, rc: RequestContext, r: ServedResource) {
+export function attribution(ctx: HandlerContext, rc: RequestContext, r: ServedResource) {
   return { manager: managerOf(rc), apiVersion: r.apiVersion, time: isoTime(ctx.clock.now()) };
 }
 

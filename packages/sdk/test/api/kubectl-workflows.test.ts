@@ -71,6 +71,18 @@ describe('kubectl scale', () => {
     expect(negative.code).not.toBe(0);
   });
 
+  it('makes the scaler the owner of spec.replicas, so a server-side apply of another count conflicts', async () => {
+    const file = join(h.dir, 'rs.json');
+    await writeFile(file, JSON.stringify(replicaSet('owned-rs', 2)));
+    expect((await kubectl(h, ['apply', '--server-side', '-f', file])).code).toBe(0);
+    expect((await kubectl(h, ['scale', 'vmirs', 'owned-rs', '--replicas=5'])).code).toBe(0);
+    const conflict = await kubectl(h, ['apply', '--server-side', '-f', file]);
+    expect(conflict.code).not.toBe(0);
+    // kubectl scale names no field manager: the server takes the client's name from its User-Agent.
+    expect(conflict.stderr).toContain('conflict with "kubectl" using kubevirt.io/v1: .spec.replicas');
+    expect((await h.store.get('VirtualMachineInstanceReplicaSet', 'default', 'owned-rs')).spec.replicas).toBe(5);
+  });
+
   it('refuses a VM, which has no scale subresource, the way kubectl does', async () => {
     await h.store.create('VirtualMachine', vm('one'));
     const r = await kubectl(h, ['scale', 'vm', 'one', '--replicas=2']);
