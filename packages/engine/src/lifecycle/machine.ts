@@ -230,6 +230,8 @@ export const lifecycleMachine = setup({
       };
     }),
     undefineAll: update((ctx) => undefineAll(ctx)),
+    // KubeVirt never moves a VMI out of a final phase: one deleted while Failed stays Failed.
+    undefineFailed: update((ctx) => ({ ...undefineAll(ctx), deletedWhileFailed: true })),
     fail: update((ctx, event) => {
       let base: Ctx = { ...ctx, node: undefined, afterStop: undefined };
       if (event.type === 'NODE_LOST') base = { ...base, ...forgetNode(base, event.node) };
@@ -772,7 +774,7 @@ export const lifecycleMachine = setup({
       on: {
         STOP: { target: 'stopped', actions: { type: 'finishStop', params: { reason: 'requested' } } },
         FORCE_STOP: { target: 'stopped', actions: { type: 'finishStop', params: { reason: 'requested' } } },
-        DELETE: { target: 'deleting.undefining', actions: 'undefineAll' },
+        DELETE: { target: 'deleting.undefining', actions: 'undefineFailed' },
       },
       states: {
         deciding: {

@@ -94,9 +94,10 @@ export function vmiPhase(snapshot: LifecycleSnapshot): VMIPhase | undefined {
     case 'failed':
       return 'Failed';
     case 'deleting':
+      if (snapshot.context.deletedWhileFailed) return 'Failed';
       return sub === 'undefining' ? 'Succeeded' : 'Running';
     case 'deleted':
-      return 'Succeeded';
+      return snapshot.context.deletedWhileFailed ? 'Failed' : 'Succeeded';
     default:
       return 'Unknown';
   }

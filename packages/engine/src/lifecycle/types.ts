@@ -219,6 +219,8 @@ export interface LifecycleContext {
   unschedulableMessage?: string | undefined;
   /** What happens once the running stop completes. */
   afterStop?: 'restart' | undefined;
+  /** Deleted from the failed state: the VMI's phase stays Failed through deletion. */
+  deletedWhileFailed?: true | undefined;
   /** How the VM last stopped; `Succeeded` VMI phase when the guest shut itself down. */
   exit?: { reason: StopReason | 'requested'; at: number } | undefined;
   /** The current or last migration. */

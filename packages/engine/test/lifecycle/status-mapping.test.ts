@@ -30,6 +30,8 @@ function phaseByMatches(s: LifecycleSnapshot): string | undefined {
   if (s.matches({ creating: 'starting' })) return 'Scheduled';
   if (s.matches('running') || s.matches('paused') || s.matches('migrating') || s.matches('stopping')) return 'Running';
   if (s.matches('failed')) return 'Failed';
+  // A final phase is final: a VMI deleted while Failed stays Failed.
+  if ((s.matches('deleting') || s.matches('deleted')) && s.context.deletedWhileFailed) return 'Failed';
   if (s.matches({ deleting: 'undefining' }) || s.matches('deleted')) return 'Succeeded';
   if (s.matches('deleting')) return 'Running';
   return 'Unknown';
@@ -53,6 +55,12 @@ describe('status mappings', () => {
       expect(vmiPhase(s), name).toBe(phaseByMatches(s));
       expect(migrationPhase(s), name).toBe(migrationPhaseByMatches(s));
     }
+  });
+
+  it('keep a VMI deleted while Failed in phase Failed (reachable in the model)', () => {
+    const deletedFailed = states.filter((s) => s.matches('deleted') && s.context.deletedWhileFailed);
+    expect(deletedFailed.length).toBeGreaterThan(0);
+    for (const s of deletedFailed) expect(vmiPhase(s)).toBe('Failed');
   });
 
   it('name the leaf state by its dotted path', () => {

@@ -36,8 +36,9 @@ const EXPECTED: Record<string, (s: LifecycleSnapshot) => [PrintableStatus, VMIPh
   'failed.halted': () => ['Stopped', 'Failed'],
   'deleting.graceful': () => ['Terminating', 'Running'],
   'deleting.forced': () => ['Terminating', 'Running'],
-  'deleting.undefining': () => ['Terminating', 'Succeeded'],
-  deleted: () => ['Terminating', 'Succeeded'],
+  // A final phase is final: deleted while Failed stays Failed.
+  'deleting.undefining': (s) => ['Terminating', s.context.deletedWhileFailed ? 'Failed' : 'Succeeded'],
+  deleted: (s) => ['Terminating', s.context.deletedWhileFailed ? 'Failed' : 'Succeeded'],
 };
 
 describe('status mapping', () => {
