@@ -32,7 +32,8 @@ import type { ApiResponse } from './types.ts';
 const PATCH_TYPES: Record<string, PatchType | 'apply'> = {
   'application/merge-patch+json': 'merge',
   'application/json-patch+json': 'json',
-  // Our kinds have no patch strategy metadata; a strategic merge patch then behaves as a merge patch.
+  // Built-in kinds only (KubeVirt's are custom resources, see patch()); without patch strategy metadata a
+  // strategic merge patch behaves as a merge patch.
   'application/strategic-merge-patch+json': 'strategic',
   'application/apply-patch+yaml': 'apply',
 };
@@ -214,6 +215,15 @@ export async function patch(ctx: HandlerContext, rc: RequestContext, route: Reso
   const kind = kindOf(r);
   const rep = negotiate(rc.headers.get('accept'));
   const patchType = patchTypeOf(rc);
+  if (patchType === 'strategic' && r.group === 'kubevirt.io') {
+    // On a cluster KubeVirt's kinds are custom resources, for which the apiserver has no strategic merge:
+    // `kubectl patch vm` without --type fails there, so it fails here too.
+    throw new ApiError(
+      415,
+      'UnsupportedMediaType',
+      'the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml',
+    );
+  }
   const isDryRun = dryRun(rc.query);
   const text = bodyText(rc.body);
   const store = ctx.options.store;

@@ -436,3 +436,20 @@ describe('VMI updates', () => {
     expect((await h.store.get('VirtualMachineInstance', 'default', 'fixed')).metadata.labels).toEqual({ env: 'prod' });
   });
 });
+
+describe('kubectl patch', () => {
+  it('refuses a strategic merge patch of a KubeVirt kind, as for any custom resource, and takes it for a node', async () => {
+    await h.store.create('VirtualMachine', vm('sm'));
+    const r = await kubectl(h, ['patch', 'vm', 'sm', '-p', '{"spec":{"runStrategy":"Always"}}']);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(
+      'application/strategic-merge-patch+json is not supported by kubevirt.io/v1, Kind=VirtualMachine',
+    );
+    expect((await h.store.get('VirtualMachine', 'default', 'sm')).spec.runStrategy).toBe('Halted');
+    const merge = await kubectl(h, ['patch', 'vm', 'sm', '--type', 'merge', '-p', '{"spec":{"runStrategy":"Always"}}']);
+    expect(merge.stdout).toBe('virtualmachine.kubevirt.io/sm patched\n');
+    await readyNode('n-sm');
+    const node = await kubectl(h, ['patch', 'node', 'n-sm', '-p', '{"spec":{"unschedulable":true}}']);
+    expect(node.stdout, node.stderr).toBe('node/n-sm patched\n');
+  });
+});
