@@ -3,43 +3,21 @@
  * node versions, `describe node` with the VM's virt-launcher pod, and `kubectl drain` live-migrating a
  * LiveMigrate VM to the other node through pod eviction, then an orphaned VMI adopted by its VM again.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { startUp, type UpProcess } from './up-process.ts';
 
-const run = promisify(execFile);
-const dir = mkdtempSync(join(tmpdir(), 'virtkit-up-nodes-'));
-const kubeconfig = join(dir, 'kubeconfig');
-let proc: ChildProcess;
-let output = '';
+let up: UpProcess;
+let dir = '';
+const kubectl = (...args: string[]) => up.kubectl(...args);
 
 beforeAll(async () => {
-  const main = new URL('../../src/cli/main.ts', import.meta.url).pathname;
-  proc = spawn(
-    process.execPath,
-    ['--conditions=@virtkit/source', main, 'up', '--nodes', '2', '--kubeconfig', kubeconfig, '--speed', '20'],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  await new Promise<void>((resolve, reject) => {
-    const onData = (b: Buffer) => {
-      output += b.toString();
-      if (output.includes('kubeconfig written')) resolve();
-    };
-    proc.stdout?.on('data', onData);
-    proc.stderr?.on('data', onData);
-    proc.on('exit', (code) => reject(new Error(`virtkit up exited ${code}: ${output}`)));
-  });
+  up = await startUp({ prefix: 'virtkit-up-nodes' });
+  dir = up.dir;
 }, 60_000);
 
-afterAll(async () => {
-  if (proc && proc.exitCode === null) proc.kill('SIGKILL');
-});
-
-const kubectl = async (...args: string[]) =>
-  (await run('kubectl', ['--kubeconfig', kubeconfig, '--cache-dir', join(dir, 'cache'), ...args])).stdout;
+afterAll(() => up?.kill());
 
 it('shows node versions, the VM in describe node, and drains it by live migration', async () => {
   const nodes = await kubectl('get', 'nodes', '-o', 'wide');
