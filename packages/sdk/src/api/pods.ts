@@ -31,6 +31,7 @@ import { decodeRequestObject, dryRun, includeObject, type ResourceRoute, respond
 import { ApiError, methodNotAllowed, notFound, statusOf, successStatus } from './status.ts';
 import { toTable } from './table.ts';
 import type { ApiResponse } from './types.ts';
+import { watchResponse, watchTimeoutParam } from './verbs-watch.ts';
 import { WatchStream } from './watch-stream.ts';
 
 const PREFIX = 'virt-launcher-';
@@ -325,6 +326,7 @@ function podFilter(rc: RequestContext): PodFilter {
  */
 async function watchPods(ctx: HandlerContext, rc: RequestContext, route: ResourceRoute): Promise<ApiResponse> {
   const rep = negotiate(rc.headers.get('accept'));
+  const timeout = watchTimeoutParam(rc.query);
   const matches = podFilter(rc);
   const store = ctx.options.store;
   const encode = (type: WatchEvent['type'], pod: KubeObject): string => {
@@ -396,17 +398,5 @@ async function watchPods(ctx: HandlerContext, rc: RequestContext, route: Resourc
     }
   };
   void pump();
-  ctx.watches.add(stream);
-  const timeout = Number(rc.query.get('timeoutSeconds') ?? 0);
-  const timer = timeout > 0 ? ctx.clock.setTimer(timeout * 1000, () => stream.finish()) : undefined;
-  stream.signal.addEventListener(
-    'abort',
-    () => {
-      timer?.cancel();
-      ctx.watches.delete(stream);
-    },
-    { once: true },
-  );
-  const contentType = rep.as === 'json' ? 'application/json' : contentTypeOf(rep);
-  return { status: 200, headers: { 'content-type': contentType, 'cache-control': 'no-cache, private' }, stream };
+  return watchResponse(ctx, stream, timeout, rep);
 }

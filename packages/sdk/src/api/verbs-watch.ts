@@ -16,8 +16,7 @@ export async function watch(ctx: HandlerContext, rc: RequestContext, route: Reso
   const kind = kindOf(r);
   const rep = negotiate(rc.headers.get('accept'));
   const q = rc.query;
-  const timeout = intParam(q, 'timeoutSeconds');
-  if (timeout !== undefined && timeout < 0) throw badRequest('query parameter timeoutSeconds: must not be negative');
+  const timeout = watchTimeoutParam(q);
   const options: WatchOptions = { ...listOptions(route, q) };
   delete options.limit;
   delete options.continue;
@@ -62,9 +61,28 @@ export async function watch(ctx: HandlerContext, rc: RequestContext, route: Reso
   const stream = new WatchStream(ctx.watchLimits);
   const early = await feed(ctx, kind, r, stream, options, encode, markInitialEnd);
   if (early) return early;
+  return watchResponse(ctx, stream, timeout, rep);
+}
+
+/** Reads `timeoutSeconds` as the apiserver does: absent or 0 is no limit, negative is a 400. */
+export function watchTimeoutParam(q: URLSearchParams): number | undefined {
+  const timeout = intParam(q, 'timeoutSeconds');
+  if (timeout !== undefined && timeout < 0) throw badRequest('query parameter timeoutSeconds: must not be negative');
+  return timeout;
+}
+
+/** The 200 response for a fed watch stream: tracked by the server, ended after `timeoutSeconds`. */
+export function watchResponse(
+  ctx: HandlerContext,
+  stream: WatchStream,
+  timeoutSeconds: number | undefined,
+  rep: ReturnType<typeof negotiate>,
+): ApiResponse {
   ctx.watches.add(stream);
   const timer =
-    timeout === undefined || timeout === 0 ? undefined : ctx.clock.setTimer(timeout * 1000, () => stream.finish());
+    timeoutSeconds === undefined || timeoutSeconds === 0
+      ? undefined
+      : ctx.clock.setTimer(timeoutSeconds * 1000, () => stream.finish());
   stream.signal.addEventListener(
     'abort',
     () => {

@@ -437,20 +437,27 @@ describe('watch parameters', () => {
     expect(batch).toContain('"long-watch"');
     r.stream!.cancel();
     await h.store.delete('VirtualMachine', 'default', 'long-watch');
-    for (const t of ['-1', '1.5', 'abc', '1e3', '', '99999999999999999999999']) {
-      const w = await h.server.handleRequest({
-        method: 'GET',
-        path: VMS,
-        query: { watch: 'true', timeoutSeconds: t, resourceVersion: h.store.currentResourceVersion() },
-        headers: { authorization: `Bearer ${h.server.token}` },
-      });
-      expect([200, 400], `timeoutSeconds=${t}`).toContain(w.status);
-      if (w.status === 200) {
-        await new Promise((res) => setTimeout(res, 50));
-        expect(isOpen(w.stream), `timeoutSeconds=${t}`).toBe(true);
+    // Pods (derived from VMIs) take the parameter by the same rule as every other watch.
+    const verdicts: Record<string, number[]> = {};
+    for (const path of [VMS, '/api/v1/namespaces/default/pods']) {
+      for (const t of ['-1', '1.5', 'abc', '1e3', '', '99999999999999999999999']) {
+        const w = await h.server.handleRequest({
+          method: 'GET',
+          path,
+          query: { watch: 'true', timeoutSeconds: t, resourceVersion: h.store.currentResourceVersion() },
+          headers: { authorization: `Bearer ${h.server.token}` },
+        });
+        expect([200, 400], `${path} timeoutSeconds=${t}`).toContain(w.status);
+        (verdicts[t] ??= []).push(w.status);
+        if (w.status === 200) {
+          await new Promise((res) => setTimeout(res, 50));
+          expect(isOpen(w.stream), `${path} timeoutSeconds=${t}`).toBe(true);
+        }
+        w.stream?.cancel();
       }
-      w.stream?.cancel();
     }
+    expect(verdicts['-1']).toEqual([400, 400]);
+    for (const [t, [vms, pods]] of Object.entries(verdicts)) expect(pods, `timeoutSeconds=${t}`).toBe(vms);
   });
 });
 
