@@ -448,7 +448,7 @@ describe('watch parameters', () => {
           headers: { authorization: `Bearer ${h.server.token}` },
         });
         expect([200, 400], `${path} timeoutSeconds=${t}`).toContain(w.status);
-        (verdicts[t] ??= []).push(w.status);
+        verdicts[t] = [...(verdicts[t] ?? []), w.status];
         if (w.status === 200) {
           await new Promise((res) => setTimeout(res, 50));
           expect(isOpen(w.stream), `${path} timeoutSeconds=${t}`).toBe(true);
