@@ -1,8 +1,8 @@
 /**
  * createEngine wires the control plane: informers over the store, the scheduler, and the node, VM, VMI,
- * migration, replica-set and drain controllers, all on the injected clock. Everything a controller needs
- * to resume is in the store; an engine started on a store another engine used (and the same nodes) picks
- * up every VM where it was.
+ * migration, replica-set and drain controllers and the expiry of Events, all on the injected clock.
+ * Everything a controller needs to resume is in the store; an engine started on a store another engine used
+ * (and the same nodes) picks up every VM where it was.
  */
 import { VmActions } from './actions.ts';
 import { type EngineConfig, type ResolvedEngineConfig, resolveConfig } from './controllers/config.ts';
@@ -17,6 +17,7 @@ import {
   type Informers,
 } from './controllers/context.ts';
 import { DrainController } from './controllers/drain-controller.ts';
+import { EventTtlController } from './controllers/event-ttl.ts';
 import { EventRecorder } from './controllers/events.ts';
 import { Informer, keyOf } from './controllers/informer.ts';
 import { MigrationController, migrationTargetReservation } from './controllers/migration-controller.ts';
@@ -106,6 +107,9 @@ class EngineImpl implements Engine {
   readonly #migrations: MigrationController;
   readonly #replicaSets: ReplicaSetController;
   readonly #drain: DrainController;
+  /** Absent when Events are kept forever: then no Event informer caches them either. */
+  readonly #eventTtl: { informer: Informer<'Event'>; controller: EventTtlController } | undefined;
+  #eventTtlListed = false;
   #inflight = 0;
   #state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
 
@@ -175,6 +179,20 @@ class EngineImpl implements Engine {
       // As after a partition: each VMI on the node reads its domain again.
       eventsLost: (node) => this.#vmis.nodeReadinessChanged(node, true),
     });
+    const ttlSeconds = this.config.events.ttlSeconds;
+    if (ttlSeconds > 0) {
+      const informer = new Informer(this.store, 'Event', (e) => report(e, 'informer Event'));
+      const controller = new EventTtlController({
+        store: this.store,
+        clock: this.clock,
+        informer,
+        ttlMs: ttlSeconds * 1000,
+        concurrency: this.config.concurrency,
+        retry: this.config.retry,
+        report,
+      });
+      this.#eventTtl = { informer, controller };
+    }
     this.actions = new VmActions({
       store: this.store,
       clock: this.clock,
@@ -200,6 +218,7 @@ class EngineImpl implements Engine {
       inf.vmi.start(),
       inf.migration.start(),
       inf.replicaSet.start(),
+      this.#startEventInformer(),
     ]);
     this.#primeAccounting();
     this.#vmis.start();
@@ -208,7 +227,22 @@ class EngineImpl implements Engine {
     this.#replicaSets.start();
     this.#drain.start();
     this.#nodes.start();
+    if (this.#eventTtlListed) this.#eventTtl?.controller.start();
     this.#state = 'running';
+  }
+
+  /**
+   * Expiring Events is housekeeping: a store that refuses to list them (an API server whose RBAC grants no
+   * list or watch on events) leaves them to the server's own TTL instead of failing the engine's start.
+   */
+  async #startEventInformer(): Promise<void> {
+    if (!this.#eventTtl) return;
+    try {
+      await this.#eventTtl.informer.start();
+      this.#eventTtlListed = true;
+    } catch (err) {
+      this.#report(err, 'informer Event (Events are not expired)');
+    }
   }
 
   /** Charges what the store says runs where before anything is scheduled (no double booking after a restart). */
@@ -257,12 +291,20 @@ class EngineImpl implements Engine {
       this.#replicaSets.stop(),
       this.#drain.stop(),
       this.#vmis.stop(),
+      this.#eventTtl?.controller.stop(),
     ]);
     // Driver calls still in flight may need clock time to finish (a migration); their results are dropped.
     for (let i = 0; i < 20 && (this.#inflight > 0 || this.#events.busy); i++)
       await new Promise<void>((r) => setImmediate(r));
     const inf = this.#informers;
-    await Promise.all([inf.node.stop(), inf.vm.stop(), inf.vmi.stop(), inf.migration.stop(), inf.replicaSet.stop()]);
+    await Promise.all([
+      inf.node.stop(),
+      inf.vm.stop(),
+      inf.vmi.stop(),
+      inf.migration.stop(),
+      inf.replicaSet.stop(),
+      this.#eventTtl?.informer.stop(),
+    ]);
     this.#state = 'stopped';
   }
 
@@ -288,7 +330,8 @@ class EngineImpl implements Engine {
       this.#vmis.queue.idle &&
       this.#migrations.queue.idle &&
       this.#replicaSets.queue.idle &&
-      this.#drain.queue.idle
+      this.#drain.queue.idle &&
+      (this.#eventTtl?.controller.queue.idle ?? true)
     );
   }
 

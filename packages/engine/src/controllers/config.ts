@@ -34,6 +34,16 @@ export interface EngineConfig {
   retry?: { baseMs?: number; maxMs?: number };
   /** Objects each controller reconciles at the same time. Default 8. */
   concurrency?: number;
+  events?: {
+    /**
+     * Events whose last occurrence (`lastTimestamp`/`eventTime`, else `metadata.creationTimestamp`) is older
+     * than this, on the engine's clock, are deleted — every Event in the store, as the apiserver's
+     * `--event-ttl` does; a recurring Event lives on from its latest occurrence. Default 3600 (one hour, the
+     * apiserver's default); 0 or Infinity keeps Events forever. Only a running engine deletes them (on a
+     * cluster, the leader's; `startController` defaults this to 0, leaving Events to the API server's TTL).
+     */
+    ttlSeconds?: number;
+  };
 }
 
 export interface ResolvedMigrationConfig {
@@ -56,6 +66,8 @@ export interface ResolvedEngineConfig {
   lifecycle: Omit<LifecycleConfig, 'backoff'>;
   retry: { baseMs: number; maxMs: number };
   concurrency: number;
+  /** `ttlSeconds`: 0 when Events are kept forever. */
+  events: { ttlSeconds: number };
 }
 
 /** KubeVirt's migration defaults. */
@@ -86,7 +98,14 @@ export function resolveConfig(config: EngineConfig = {}): ResolvedEngineConfig {
     lifecycle: { ...lifecycle, ...stripUndefined(config.lifecycle ?? {}) },
     retry: { baseMs: config.retry?.baseMs ?? 200, maxMs: config.retry?.maxMs ?? 60_000 },
     concurrency: config.concurrency ?? 8,
+    events: { ttlSeconds: eventTtlSeconds(config.events?.ttlSeconds) },
   };
+}
+
+function eventTtlSeconds(ttl: number | undefined): number {
+  if (ttl === undefined) return 3600;
+  if (Number.isNaN(ttl) || ttl < 0) throw new RangeError(`events.ttlSeconds must be 0 or more, got ${ttl}`);
+  return Number.isFinite(ttl) ? ttl : 0;
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

@@ -4,6 +4,7 @@
  * Writing an event never fails the caller: events are best-effort records.
  */
 
+import { NotFoundError } from '../errors.ts';
 import type { Clock } from '../ports/clock.ts';
 import { isoTime } from '../ports/clock.ts';
 import type { ResourceStore } from '../ports/resource-store.ts';
@@ -59,8 +60,17 @@ export class EventRecorder {
     if (existingName) {
       const ev = await this.#store.tryGet('Event', ns, existingName);
       if (ev) {
-        await this.#store.update('Event', { ...ev, count: (ev.count ?? 1) + 1, lastTimestamp: now }, { shared: true });
-        return;
+        try {
+          await this.#store.update(
+            'Event',
+            { ...ev, count: (ev.count ?? 1) + 1, lastTimestamp: now },
+            { shared: true },
+          );
+          return;
+        } catch (err) {
+          // Expired (deleted by its TTL) between the read and the write: the occurrence starts a fresh Event.
+          if (!(err instanceof NotFoundError)) throw err;
+        }
       }
     }
     const stamp = (BigInt(this.#clock.now()) * 1_000_000n + BigInt(this.#seq++ % 1_000_000)).toString(16);

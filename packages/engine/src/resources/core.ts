@@ -50,6 +50,8 @@ export interface Event extends KubeObject {
   count?: number;
   firstTimestamp?: string;
   lastTimestamp?: string;
+  /** MicroTime of the occurrence, set by events.k8s.io/v1 writers instead of the timestamps above. */
+  eventTime?: string;
   source?: { component?: string; host?: string };
 }
 
