@@ -29,6 +29,11 @@ export interface ControllerOptions {
    * own (`virtkit up`), where no kubelet owns them.
    */
   nodes?: 'hypervisor' | 'core';
+  /**
+   * `events.ttlSeconds` defaults to 0 here: the API server expires Events itself (`--event-ttl`), and the
+   * controller's RBAC (deploy/rbac-controller.yaml) grants no list, watch or delete on them. Setting it
+   * needs those verbs on `events`, and expires every Event of the cluster, not only the engine's.
+   */
   engineConfig?: EngineConfig;
   /** Seeded randomness for the engine's tie-breaking. */
   random?: () => number;
@@ -85,7 +90,7 @@ export async function startController(o: ControllerOptions): Promise<Controller>
           store,
           clock,
           drivers,
-          ...(o.engineConfig ? { config: o.engineConfig } : {}),
+          config: { ...o.engineConfig, events: { ttlSeconds: 0, ...o.engineConfig?.events } },
           ...(o.random ? { random: o.random } : {}),
           onError: (err, where) => log(`engine: ${where}: ${(err as Error).message ?? String(err)}`),
         });
