@@ -4,6 +4,7 @@
 export { GUEST_HEARTBEAT_PREFIX, GUEST_READY_PREFIX } from '../guest/init-script.ts';
 export { type TestGuest, type TestGuestOptions, testGuest } from '../guest/test-guest.ts';
 export {
+  freePort,
   type LibvirtDaemon,
   type LibvirtDaemonOptions,
   startLibvirtDaemon,

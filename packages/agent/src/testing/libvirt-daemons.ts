@@ -246,7 +246,8 @@ function seedCapabilityCache(cache: string): void {
   cpSync(src, join(cache, 'qemu', 'capabilities'), { recursive: true });
 }
 
-function freePort(): Promise<number> {
+/** A TCP port on 127.0.0.1 that was free a moment ago (for a server that must keep one port across restarts). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);

@@ -14,14 +14,7 @@ import { seededRandom } from '@virtkit/engine';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sleep } from './harness/child.ts';
 import { envInt } from './harness/env.ts';
-import {
-  guestVm,
-  NS,
-  processAlive,
-  type RealNode,
-  realConvergenceProblems,
-  startRealNode,
-} from './harness/real-node.ts';
+import { convergeReal, guestVm, NS, processAlive, type RealNode, startRealNode } from './harness/real-node.ts';
 
 const SEED = envInt('CHAOS_SEED', 1);
 const KILLS = envInt('CHAOS_AGENT_KILLS', 6);
@@ -33,19 +26,6 @@ let node: RealNode | undefined;
 afterAll(async () => {
   await node?.dispose();
 }, 120_000);
-
-async function converge(n: RealNode, what: string, timeoutMs = 180_000): Promise<number> {
-  const t0 = performance.now();
-  let problems: string[] = [];
-  while (performance.now() - t0 < timeoutMs) {
-    problems = await realConvergenceProblems(n);
-    if (problems.length === 0) return performance.now() - t0;
-    await sleep(250);
-  }
-  throw new Error(
-    `seed ${SEED}, ${what}: not converged within ${timeoutMs} ms:\n  ${problems.join('\n  ')}\n--- agent stderr ---\n${n.agent?.stderrTail()}`,
-  );
-}
 
 /** Waits for a console heartbeat of `domain` numbered above `after` (the guest kept counting: no reboot). */
 async function heartbeatAfter(n: RealNode, domain: string, after: number, timeoutMs: number): Promise<number> {
@@ -74,7 +54,7 @@ describe('agent kill -9 loop (real libvirt, TCG guests)', () => {
       let toggle = 'toggle-0';
       let toggles = 0;
       await n.store.create('VirtualMachine', await guestVm(toggle, 'Always'));
-      await converge(n, 'first boot');
+      await convergeReal(n, `seed ${SEED}, first boot`);
       const ids = new Map<string, { uid: string; libvirtId: number; pid: number }>();
       const active = await n.activeDomains();
       for (const name of STEADY) {
@@ -154,7 +134,7 @@ describe('agent kill -9 loop (real libvirt, TCG guests)', () => {
           await heartbeatAfter(n, domain, last, 20_000);
           counts.heartbeatsChecked++;
         }
-        const ms = await converge(n, what);
+        const ms = await convergeReal(n, `seed ${SEED}, ${what}`);
         if (crashed) {
           // The engine saw the guest die (its VMI failed) and the VM runs a new VMI (checked by converge).
           expect(n.failures.get(crashed.uid), `seed ${SEED}, ${what}: the crashed guest's VMI failed`).toMatch(
@@ -179,7 +159,7 @@ describe('agent kill -9 loop (real libvirt, TCG guests)', () => {
       // Delete everything through the engine: no domain and no file may be left behind.
       for (const vm of (await n.store.list('VirtualMachine', { namespace: NS })).items)
         await n.store.delete('VirtualMachine', NS, vm.metadata.name!);
-      await converge(n, 'after deleting every VM');
+      await convergeReal(n, `seed ${SEED}, after deleting every VM`);
       expect((await n.libvirt.listAllDomains()).map((d) => d.name)).toEqual([]);
       // Only the guests killed on purpose failed: an agent restart alone never fails a VMI.
       const unexpected = [...n.failures].filter(([uid]) => !crashedUids.has(uid)).map(([, why]) => why);

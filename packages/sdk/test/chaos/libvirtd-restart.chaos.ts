@@ -19,14 +19,7 @@ import { readFileSync } from 'node:fs';
 import { LibvirtClient, LibvirtError, libvirtRpc } from '@virtkit/agent';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sleep } from './harness/child.ts';
-import {
-  guestVm,
-  NS,
-  processAlive,
-  type RealNode,
-  realConvergenceProblems,
-  startRealNode,
-} from './harness/real-node.ts';
+import { convergeReal, guestVm, NS, processAlive, type RealNode, startRealNode } from './harness/real-node.ts';
 
 const HERE = import.meta.dirname;
 
@@ -41,19 +34,6 @@ let node: RealNode | undefined;
 afterAll(async () => {
   await node?.dispose();
 }, 120_000);
-
-async function converge(n: RealNode, what: string, timeoutMs = 180_000): Promise<number> {
-  const t0 = performance.now();
-  let problems: string[] = [];
-  while (performance.now() - t0 < timeoutMs) {
-    problems = await realConvergenceProblems(n).catch((err: Error) => [`not answering: ${err.message}`]);
-    if (problems.length === 0) return performance.now() - t0;
-    await sleep(250);
-  }
-  throw new Error(
-    `${what}: not converged within ${timeoutMs} ms:\n  ${problems.join('\n  ')}\n${n.agent?.stderrTail()}`,
-  );
-}
 
 async function until(
   pred: () => boolean | Promise<boolean>,
@@ -97,7 +77,7 @@ describe('libvirtd restart under a running workload (extra daemon)', () => {
     await n.store.create('VirtualMachine', await guestVm('keep', 'Always'));
     await n.store.create('VirtualMachine', await guestVm('victim', 'Always'));
     await n.store.create('VirtualMachine', await guestVm('late', 'Halted'));
-    await converge(n, 'first boot');
+    await convergeReal(n, 'first boot', { tolerateErrors: true });
     const keep = `${NS}_keep`;
     const keepPid = n.qemuPid(keep)!;
     const keepId = (await n.activeDomains()).get(keep)!;
@@ -168,7 +148,7 @@ describe('libvirtd restart under a running workload (extra daemon)', () => {
         () => situation(n, uid, victim),
       );
       const seenMs = performance.now() - t0;
-      const ms = await converge(n, `round ${i}`);
+      const ms = await convergeReal(n, `round ${i}`, { tolerateErrors: true });
       expect(await victimUid(), `round ${i}: the victim runs as a new VMI`).not.toBe(uid);
       // The agent reconnected by itself (same process), the other guest never noticed.
       expect(n.agent!.pid).toBe(agentPid);

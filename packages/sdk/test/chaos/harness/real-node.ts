@@ -6,10 +6,15 @@
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { LibvirtClient, libvirtRpc } from '@virtkit/agent';
-import { GUEST_HEARTBEAT_PREFIX, type LibvirtDaemon, startLibvirtDaemon, testGuest } from '@virtkit/agent/testing';
+import {
+  freePort,
+  GUEST_HEARTBEAT_PREFIX,
+  type LibvirtDaemon,
+  startLibvirtDaemon,
+  testGuest,
+} from '@virtkit/agent/testing';
 import {
   createEngine,
   type DomainInfo,
@@ -20,7 +25,7 @@ import {
   type VirtualMachine,
 } from '@virtkit/engine';
 import { RemoteNodeDriver } from '../../../src/cluster/remote-node-driver.ts';
-import { Child } from './child.ts';
+import { Child, sleep } from './child.ts';
 
 export const NS = 'chaos';
 
@@ -28,18 +33,6 @@ export function requireRoot(): void {
   if (process.getuid?.() !== 0) {
     throw new Error('the agent chaos tests need root and libvirt: run `./dev test` as root (it sets libvirt up)');
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /** A VM running the project's test guest under TCG (kernel boot, cloud-init seed). */
@@ -278,4 +271,29 @@ export async function realConvergenceProblems(node: RealNode): Promise<string[]>
       problems.push(`files left for VMI uid ${uid}: ${readdirSync(join(node.dataDir, 'domains', uid)).join(', ')}`);
   }
   return problems;
+}
+
+/**
+ * Polls realConvergenceProblems until there are none (resolves with the time it took) or `timeoutMs` runs
+ * out (throws naming every problem and the agent's last stderr). `tolerateErrors`: a check that throws
+ * (libvirtd or the agent still coming back) counts as one more problem instead of failing at once.
+ */
+export async function convergeReal(
+  n: RealNode,
+  what: string,
+  options: { timeoutMs?: number; tolerateErrors?: boolean } = {},
+): Promise<number> {
+  const timeoutMs = options.timeoutMs ?? 180_000;
+  const t0 = performance.now();
+  let problems: string[] = [];
+  while (performance.now() - t0 < timeoutMs) {
+    problems = await (options.tolerateErrors
+      ? realConvergenceProblems(n).catch((err: Error) => [`not answering: ${err.message}`])
+      : realConvergenceProblems(n));
+    if (problems.length === 0) return performance.now() - t0;
+    await sleep(250);
+  }
+  throw new Error(
+    `${what}: not converged within ${timeoutMs} ms:\n  ${problems.join('\n  ')}\n--- agent stderr ---\n${n.agent?.stderrTail()}`,
+  );
 }
