@@ -11,7 +11,7 @@ import { type Event, InvalidSpecError, type Node, parseBytes, type VirtualMachin
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/commands.ts';
 import { AGENT_CONFIG_KIND, parseAgentConfig, readAgentConfig } from '../../src/cluster/index.ts';
-import { eventually, startCluster } from './support.ts';
+import { cliIo, eventually, startCluster } from './support.ts';
 
 const SUM = 'AB'.repeat(32);
 
@@ -314,21 +314,8 @@ maxVms: -1
 });
 
 describe('virtkit agent --config', () => {
-  function io(env: Record<string, string | undefined> = {}) {
-    const out: string[] = [];
-    const err: string[] = [];
-    return {
-      out,
-      err,
-      io: {
-        stdout: { write: (s: string) => out.push(s) },
-        stderr: { write: (s: string) => err.push(s) },
-        env,
-        // Never reached: a bad config stops the agent before it starts anything.
-        signal: AbortSignal.abort(),
-      },
-    };
-  }
+  // The signal is never reached: a bad config stops the agent before it starts anything.
+  const io = (env: Record<string, string | undefined> = {}) => cliIo(env, AbortSignal.abort());
   const agentArgs = ['agent', '--sim', '--node-name', 'n1', '--host', '127.0.0.1', '--port', '0'];
 
   it('exits non-zero on a bad file, naming every bad field, one per line', async () => {

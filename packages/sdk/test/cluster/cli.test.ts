@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Lease, Node } from '@virtkit/engine';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/commands.ts';
-import { type ClusterHarness, eventually, startCluster } from './support.ts';
+import { type ClusterHarness, cliIo, eventually, startCluster } from './support.ts';
 
 const NS = 'virtkit-system';
 
@@ -27,29 +27,14 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function io(env: Record<string, string | undefined> = {}, signal?: AbortSignal) {
-  const out: string[] = [];
-  const err: string[] = [];
-  return {
-    out,
-    err,
-    io: {
-      stdout: { write: (s: string) => out.push(s) },
-      stderr: { write: (s: string) => err.push(s) },
-      env,
-      ...(signal ? { signal } : {}),
-    },
-  };
-}
-
 describe('virtkit controller / virtkit agent', () => {
   it('run a leader-elected controller and a simulated agent until interrupted', async () => {
     const stop = new AbortController();
-    const agentIo = io({}, stop.signal);
+    const agentIo = cliIo({}, stop.signal);
     // A simulated agent takes its node's labels from the config file, as the libvirt agent does.
     const config = join(dir, 'agent.yaml');
     await writeFile(config, 'labels:\n  virtkit.io/rack: r1\n');
-    const controllerIo = io({ POD_NAME: 'controller-0', VIRTKIT_AGENT_TOKEN_FILE: tokenFile }, stop.signal);
+    const controllerIo = cliIo({ POD_NAME: 'controller-0', VIRTKIT_AGENT_TOKEN_FILE: tokenFile }, stop.signal);
     const agentExit = runCli(
       [
         'agent',
@@ -100,18 +85,18 @@ describe('virtkit controller / virtkit agent', () => {
   });
 
   it('refuses to start without a node name or a token, with usage exit codes; -h prints help', async () => {
-    const noNode = io({ VIRTKIT_AGENT_TOKEN: 'x' });
+    const noNode = cliIo({ VIRTKIT_AGENT_TOKEN: 'x' });
     expect(await runCli(['agent', '--sim', '--kubeconfig', kubeconfig], noNode.io)).toBe(2);
     expect(noNode.err.join('')).toContain('--node-name is required');
-    const noToken = io();
+    const noToken = cliIo();
     expect(await runCli(['controller', '--kubeconfig', kubeconfig], noToken.io)).toBe(2);
     expect(noToken.err.join('')).toContain('no agent token');
-    const badFlag = io();
+    const badFlag = cliIo();
     expect(await runCli(['agent', '--frobnicate'], badFlag.io)).toBe(2);
-    const help = io();
+    const help = cliIo();
     expect(await runCli(['controller', '-h'], help.io)).toBe(0);
     expect(help.out.join('')).toContain('--lease-name NAME');
-    const agentHelp = io();
+    const agentHelp = cliIo();
     expect(await runCli(['agent', '--help'], agentHelp.io)).toBe(0);
     expect(agentHelp.out.join('')).toContain('--libvirt-socket PATH');
   });

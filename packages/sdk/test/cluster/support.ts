@@ -164,3 +164,19 @@ export async function drive<T>(clock: VirtualClock, p: Promise<T>): Promise<T> {
   }
   return tracked;
 }
+
+/** Captured stdout/stderr and an io object for runClusterCli and the agent/controller commands. */
+export function cliIo(env: Record<string, string | undefined> = {}, signal?: AbortSignal) {
+  const out: string[] = [];
+  const err: string[] = [];
+  return {
+    out,
+    err,
+    io: {
+      stdout: { write: (s: string) => out.push(s) },
+      stderr: { write: (s: string) => err.push(s) },
+      env,
+      ...(signal ? { signal } : {}),
+    },
+  };
+}
