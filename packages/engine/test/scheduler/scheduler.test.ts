@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { seededRandom as seeded } from '../../src/engine.ts';
 import { UnschedulableError } from '../../src/errors.ts';
 import { Scheduler, type SchedulerNode } from '../../src/scheduler/scheduler.ts';
 
@@ -13,17 +14,6 @@ function node(name: string, over: Partial<SchedulerNode> = {}): SchedulerNode {
     ready: true,
     allocatable: { cpuMillis: 4000, memoryBytes: 8 * GiB, vms: 110 },
     ...over,
-  };
-}
-
-function seeded(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 

@@ -105,17 +105,8 @@ export function counterUid(prefix = 'uid'): () => string {
   return () => `${prefix}-${++n}`;
 }
 
-/** mulberry32: a small seeded PRNG returning [0, 1). */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small seeded PRNG returning [0, 1): the engine's own. */
+export { seededRandom as seeded } from '../../src/engine.ts';
 
 /** Reads exactly `n` events; every event the tests expect has already been committed, so this never waits on luck. */
 export async function take<T extends WatchEvent>(it: AsyncIterator<T>, n: number): Promise<T[]> {

@@ -6,7 +6,7 @@
 //   VIRTKIT_SOAK_SECONDS  how long the load runs (default 20)
 //   VIRTKIT_SOAK_RATE     writes per second (default 50)
 //   VIRTKIT_SOAK_WATCHERS watchers (default 100)
-import type { KubeObject } from '@virtkit/engine';
+import { type KubeObject, seededRandom } from '@virtkit/engine';
 import { afterAll, describe, expect, it } from 'vitest';
 import { vm } from '../api/support.ts';
 import { ChildServer, type Memory, RawWatch, type WatchEventLine } from './child-server.ts';
@@ -27,18 +27,6 @@ const MiB = 1024 * 1024;
 const HEAP_GROWTH_BOUND = 16 * MiB;
 /** RSS is not compacted by GC (V8 and malloc keep pages): only a gross leak shows here. */
 const RSS_GROWTH_BOUND = 256 * MiB;
-
-/** mulberry32: the load is the same on every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Written {
   type: 'ADDED' | 'MODIFIED' | 'DELETED';
@@ -122,7 +110,8 @@ describe('soak: watchers under a steady write load', () => {
       const samples: Memory[] = [before];
 
       // The load: one write in flight at a time, started on a fixed schedule.
-      const random = rng(20_240_601);
+      // Seeded: the load is the same on every run.
+      const random = seededRandom(20_240_601);
       const live: string[] = [];
       let created = 0;
       const counts = { ADDED: 0, MODIFIED: 0, DELETED: 0 };
