@@ -24,16 +24,14 @@ export function setCondition(
   const was = at >= 0 ? conditions![at] : undefined;
   if (was && unchanged(was, cond)) return conditions as Condition[];
   const list = conditions ? [...conditions] : [];
-  const i = at;
-  const old = was;
   const next: Condition = {
     type: cond.type,
     status: cond.status,
     ...(cond.reason !== undefined ? { reason: cond.reason } : {}),
     ...(cond.message !== undefined ? { message: cond.message } : {}),
-    lastTransitionTime: old && old.status === cond.status ? (old.lastTransitionTime ?? isoTime(now)) : isoTime(now),
+    lastTransitionTime: was && was.status === cond.status ? (was.lastTransitionTime ?? isoTime(now)) : isoTime(now),
   };
-  if (i >= 0) list[i] = next;
+  if (at >= 0) list[at] = next;
   else list.push(next);
   return list;
 }
