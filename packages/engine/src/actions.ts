@@ -318,24 +318,7 @@ export class VmActions {
         resourceVersion: migList.resourceVersion,
         signal: abort.signal,
       });
-      const done = new Promise<DrainProgress>((resolve, reject) => {
-        const onChange = () => {
-          const p = tracker.changed();
-          if (!p) return;
-          options.onProgress?.(p);
-          if (p.done) resolve(p);
-        };
-        const pump = async <T>(it: AsyncIterable<T>, feed: (ev: T) => void) => {
-          for await (const ev of it) {
-            feed(ev);
-            onChange();
-          }
-        };
-        pump(vmiWatch, (ev) => tracker.vmiEvent(ev)).catch(reject);
-        pump(migWatch, (ev) => tracker.migrationEvent(ev)).catch(reject);
-        abort.signal.addEventListener('abort', () => reject(abort.signal.reason), { once: true });
-      });
-      return await done;
+      return await tracker.follow(vmiWatch, migWatch, abort.signal, options.onProgress);
     } finally {
       options.signal?.removeEventListener('abort', onAbort);
       abort.abort();

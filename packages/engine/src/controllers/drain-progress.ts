@@ -106,6 +106,34 @@ export class DrainTracker {
     return { node, total: this.#tracked.size, remaining, migrating, migrated, evicted, blocked, done: remaining === 0 };
   }
 
+  /**
+   * Feeds both watches into the tracker, reporting every change of the count; resolves with the count once
+   * the node is empty, rejects with a watch's error or `signal`'s reason. The caller owns the watches
+   * (their signal) and stops them after.
+   */
+  follow(
+    vmiEvents: AsyncIterable<WatchEvent<VirtualMachineInstance>>,
+    migrationEvents: AsyncIterable<WatchEvent<VirtualMachineInstanceMigration>>,
+    signal: AbortSignal,
+    onProgress?: (p: DrainProgress) => void,
+  ): Promise<DrainProgress> {
+    return new Promise<DrainProgress>((resolve, reject) => {
+      const pump = async <T>(events: AsyncIterable<T>, feed: (ev: T) => void) => {
+        for await (const ev of events) {
+          feed(ev);
+          const p = this.changed();
+          if (!p) continue;
+          onProgress?.(p);
+          if (p.done) resolve(p);
+        }
+      };
+      pump(vmiEvents, (ev) => this.vmiEvent(ev)).catch(reject);
+      pump(migrationEvents, (ev) => this.migrationEvent(ev)).catch(reject);
+      if (signal.aborted) reject(signal.reason);
+      else signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+    });
+  }
+
   /** The progress when it differs from what the previous call returned, else undefined. */
   changed(): DrainProgress | undefined {
     const p = this.progress();

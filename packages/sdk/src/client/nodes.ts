@@ -6,9 +6,6 @@ import {
   isoTime,
   type Node,
   TimeoutError,
-  type VirtualMachineInstance,
-  type VirtualMachineInstanceMigration,
-  type WatchEvent,
 } from '@virtkit/engine';
 import { ResourceClient } from './resources.ts';
 import type { Transport } from './transport.ts';
@@ -89,44 +86,26 @@ export class Nodes extends ResourceClient<'Node'> {
         ]);
         if (tracker) tracker.resync(vmis.items, migrations.items);
         else tracker = new DrainTracker(name, vmis.items, migrations.items);
-        const t = tracker;
         const finished = report();
         if (finished) return finished;
         if (ac.signal.aborted) break; // e.g. by onProgress itself
+        // This round's watches end with the drain or, after a 410, before the relist.
         const round = new AbortController();
-        const stopRound = () => round.abort();
-        ac.signal.addEventListener('abort', stopRound, { once: true });
+        const signal = AbortSignal.any([ac.signal, round.signal]);
         try {
-          return await new Promise<DrainProgress>((resolve, reject) => {
-            const pump = async <T extends VirtualMachineInstance | VirtualMachineInstanceMigration>(
-              it: AsyncIterable<WatchEvent<T>>,
-              feed: (ev: WatchEvent<T>) => void,
-            ) => {
-              for await (const ev of it) {
-                feed(ev);
-                const done = report();
-                if (done) resolve(done);
-              }
-            };
-            const watch = { signal: round.signal };
-            pump(
-              this.transport.watch('VirtualMachineInstance', { ...watch, resourceVersion: vmis.resourceVersion }),
-              (ev) => t.vmiEvent(ev),
-            ).catch(reject);
-            pump(
-              this.transport.watch('VirtualMachineInstanceMigration', {
-                ...watch,
-                resourceVersion: migrations.resourceVersion,
-              }),
-              (ev) => t.migrationEvent(ev),
-            ).catch(reject);
-            round.signal.addEventListener('abort', () => reject(round.signal.reason), { once: true });
-          });
+          return await tracker.follow(
+            this.transport.watch('VirtualMachineInstance', { signal, resourceVersion: vmis.resourceVersion }),
+            this.transport.watch('VirtualMachineInstanceMigration', {
+              signal,
+              resourceVersion: migrations.resourceVersion,
+            }),
+            signal,
+            options.onProgress,
+          );
         } catch (e) {
           if (e instanceof GoneError) continue; // history compacted: relist and watch again
           if (!ac.signal.aborted) throw e;
         } finally {
-          ac.signal.removeEventListener('abort', stopRound);
           round.abort();
         }
       }
